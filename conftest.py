@@ -1,0 +1,9 @@
+"""The HyperShift scale harness: one pytest plugin module per concern, in plugins/."""
+
+pytest_plugins = [
+    "pytester",
+    "plugins.options",
+    "plugins.session",
+    "plugins.lifecycle",
+    "plugins.reporting",
+]

@@ -1,0 +1,316 @@
+"""One hosted cluster per test case: ids, fixtures, create → ready → test → teardown.
+
+``pytest_generate_tests`` turns ``--cluster-count`` into test ids
+``<seed>-0001`` … (stable across runs, so ``-k`` and ``--lf`` pick clusters).
+The ``hosted_cluster`` fixture registers its teardown *before* it creates
+anything, so a cluster is always accounted for — destroyed, kept on purpose
+with a diagnostic dump, or listed as pending deletion — even when the test
+times out or creation fails half-way.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from . import rundir as ledger
+from .binaries import acquire_clis
+from .kube import Kube, WaitTimeout, parse_time
+from .options import Settings, get_settings
+from .pacing import Slot
+from .platform import ClusterFailed, ClusterSpec, HypershiftPlatform, open_platform
+from .rundir import RunDir, isotime, write_json
+from .session import RunContext, context
+
+log = logging.getLogger("hcp.lifecycle")
+
+REPORTS_KEY = pytest.StashKey[dict]()
+RESULT_KEY = pytest.StashKey[dict]()
+INDEX_ARG = "cluster_index"
+
+
+def test_id_for(settings: Settings, index: int) -> str:
+    return f"{settings.name_prefix}-{index:04d}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if INDEX_ARG in metafunc.fixturenames:
+        settings = get_settings(metafunc.config)
+        indices = list(range(1, settings.cluster_count + 1))
+        metafunc.parametrize(INDEX_ARG, indices, ids=[test_id_for(settings, i) for i in indices])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    item.stash.setdefault(REPORTS_KEY, {})[report.when] = report
+    if report.when == "teardown" and RESULT_KEY in item.stash:
+        # Travels to the xdist controller with the report (plain JSON attribute).
+        report.hcp_cluster = item.stash[RESULT_KEY]
+    return report
+
+
+# ------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="session")
+def hcp_run(pytestconfig: pytest.Config) -> RunContext:
+    """The run's shared context (uuid, run directory, platform descriptor)."""
+    return context(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def hcp_platform(hcp_run: RunContext):
+    """This process's connection to the platform."""
+    platform = open_platform(hcp_run.platform)
+    yield platform
+    platform.close()
+
+
+@pytest.fixture(scope="session")
+def cli_binaries(hcp_run: RunContext, hcp_platform: HypershiftPlatform) -> dict:
+    """The CLI binaries of the run: acquired and verified once, whichever worker gets there first."""
+    return acquire_clis(Path(hcp_run.path), hcp_platform)
+
+
+@pytest.fixture
+def cluster_spec(request: pytest.FixtureRequest, hcp_run: RunContext, cluster_index: int) -> ClusterSpec:
+    """Name, index and worker count of this test's cluster."""
+    settings = get_settings(request.config)
+    return ClusterSpec(index=cluster_index, name=hcp_run.cluster_name(cluster_index),
+                       test_id=request.node.nodeid, workers=settings.workers_for(cluster_index))
+
+
+@pytest.fixture
+def hosted_cluster(request: pytest.FixtureRequest, hcp_run: RunContext, hcp_platform: HypershiftPlatform,
+                   cli_binaries: dict, cluster_spec: ClusterSpec) -> "HostedCluster":
+    """A ready hosted cluster; destroyed or kept after the test according to --keep-clusters."""
+    lifecycle = Lifecycle(request, get_settings(request.config), RunDir(hcp_run.path), hcp_platform, cluster_spec)
+    request.addfinalizer(lifecycle.finish)
+    lifecycle.install()
+    return lifecycle.handle
+
+
+# ----------------------------------------------------------------- the cluster
+@dataclass
+class HostedCluster:
+    """What a test body gets: the ready cluster."""
+
+    name: str
+    index: int
+    namespace: str
+    workers: int
+    folder: Path
+    kubeconfig: Path
+    timings: dict = field(default_factory=dict)
+
+    def guest(self) -> Kube:
+        """A client for the hosted cluster's own API (close it when done)."""
+        return Kube.from_kubeconfig(str(self.kubeconfig))
+
+
+def seconds_between(start: str | float | None, end: str | float | None) -> float | None:
+    def epoch(value):
+        if value is None:
+            return None
+        if isinstance(value, (int, float)):
+            return float(value)
+        parsed = parse_time(value)
+        return parsed.timestamp() if parsed else None
+
+    a, b = epoch(start), epoch(end)
+    return None if a is None or b is None else round(b - a, 3)
+
+
+def iso_epoch(value: float | None) -> str | None:
+    return None if value is None else isotime(dt.datetime.fromtimestamp(value, dt.timezone.utc))
+
+
+class Lifecycle:
+    def __init__(self, request: pytest.FixtureRequest, settings: Settings, run: RunDir,
+                 platform: HypershiftPlatform, spec: ClusterSpec):
+        self.request = request
+        self.settings = settings
+        self.run = run
+        self.platform = platform
+        self.spec = spec
+        self.folder = run.cluster_dir(spec.name)
+        self.phase = "pending"
+        self.error: str | None = None
+        self.install_failed = False
+        self.maybe_created = False
+        self.timings: dict = {}
+        self.handle: HostedCluster | None = None
+
+    def _ledger(self, event: str, **fields) -> None:
+        self.run.record(event, self.spec.name, index=self.spec.index, test_id=self.spec.test_id,
+                        namespace=self.platform.namespace, **fields)
+
+    # ------------------------------------------------------------ install
+    def install(self) -> None:
+        s, spec, t = self.settings, self.spec, self.timings
+        slot = None
+        try:
+            pacer = context(self.request.config).pacer
+            if pacer:
+                self.phase = "batch_wait"
+                slot = Slot(pacer, spec.name).acquire()
+                t["batch_wait_s"] = round(slot.waited, 3)
+            else:
+                t["batch_wait_s"] = 0.0
+            self.phase = "creating"
+            t["create_requested"] = isotime()
+            start = time.monotonic()
+            self._ledger(ledger.CREATE_REQUESTED, workers=spec.workers)
+            self.maybe_created = True
+            result = self.platform.create(spec, s, self.folder, timeout=s.install_timeout)
+            t["create_cli_s"] = round(result.duration, 3)
+            if not result.ok:
+                why = "timed out" if result.timed_out else f"exited {result.returncode}"
+                self.error = f"create command {why}: {result.tail(1)}"
+                if not self.platform.exists(spec):
+                    self.maybe_created = False
+                    self._ledger(ledger.CREATE_FAILED, error=self.error)
+                    raise ClusterFailed(self.error)
+                self._ledger(ledger.CREATED)
+                raise ClusterFailed(self.error)
+            self._ledger(ledger.CREATED)
+            self.phase = "installing"
+            deadline = start + s.install_timeout
+            try:
+                reached = self.platform.wait_ready(spec, self.folder, deadline)
+            except (ClusterFailed, WaitTimeout) as exc:
+                t.update(getattr(exc, "timings", {}))
+                raise
+            t.update(reached)
+            self.phase = "ready"
+            self._ledger(ledger.READY)
+        except BaseException as exc:
+            self.install_failed = True
+            if self.error is None:
+                self.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if self.maybe_created:
+                self._ledger(ledger.FAILED, phase=self.phase, error=self.error)
+            raise
+        finally:
+            if slot is not None:
+                slot.release()
+        self.handle = HostedCluster(name=spec.name, index=spec.index, namespace=self.platform.namespace,
+                                    workers=spec.workers, folder=self.folder, kubeconfig=self.folder / "kubeconfig",
+                                    timings=dict(t))
+        self.phase = "test"
+
+    # ------------------------------------------------------------- finish
+    def test_failed(self) -> bool:
+        if self.install_failed:
+            return True
+        reports = self.request.node.stash.get(REPORTS_KEY, {})
+        call = reports.get("call")
+        return call is None or call.failed
+
+    def finish(self) -> None:
+        """Teardown: dump and keep a failed cluster, destroy a passed one (per --keep-clusters)."""
+        s, spec, t = self.settings, self.spec, self.timings
+        failed = self.test_failed()
+        if failed and self.error is None:
+            call = self.request.node.stash.get(REPORTS_KEY, {}).get("call")
+            self.error = f"test failed: {call.longrepr.reprcrash.message}" if call is not None and getattr(
+                call.longrepr, "reprcrash", None) else "test failed"
+        final = "not_created"
+        teardown_error = None
+        try:
+            if self.maybe_created:
+                if failed:
+                    self._dump()
+                keep = s.keep_clusters == "always" or (s.keep_clusters == "on-failure" and failed)
+                if keep:
+                    final = "kept"
+                    self._ledger(ledger.KEPT, reason="failed" if failed else "--keep-clusters always",
+                                 dump=str(self.folder / "dump") if failed else None)
+                else:
+                    final, teardown_error = self._destroy()
+        finally:
+            self._write_install_metadata(failed)
+            result = {
+                "name": spec.name, "index": spec.index, "test_id": spec.test_id, "workers": spec.workers,
+                "outcome": "failed" if failed else "passed", "final": final, "phase": self.phase,
+                "error": self.error, "folder": str(self.folder), "timings": dict(t),
+            }
+            self.request.node.stash[RESULT_KEY] = result
+        if teardown_error:
+            pytest.fail(teardown_error, pytrace=False)
+
+    def _dump(self) -> None:
+        result = self.platform.dump(self.spec, self.folder)
+        self.timings["dump_cli_s"] = round(result.duration, 3)
+        if not result.ok:
+            log.warning("dump of %s failed: %s", self.spec.name, result.tail(2))
+
+    def _destroy(self) -> tuple[str, str | None]:
+        t = self.timings
+        self.phase = "destroying"
+        t["destroy_requested"] = isotime()
+        requested = time.time()
+        self._ledger(ledger.DESTROY_REQUESTED)
+        try:
+            result, gone = self.platform.destroy(self.spec, self.settings, self.folder)
+        except BaseException as exc:
+            self._ledger(ledger.DESTROY_FAILED, error=f"{type(exc).__name__}: {exc}")
+            raise
+        t["destroy_cli_s"] = round(result.duration, 3)
+        if result.ok and gone is not None:
+            t["deleted"] = iso_epoch(gone)
+            t["destroy_s"] = round(gone - requested, 3)
+            self.phase = "destroyed"
+            self._ledger(ledger.DESTROYED)
+            self._write_destroy_metadata("success")
+            return "destroyed", None
+        why = "timed out" if result.timed_out else f"exited {result.returncode}" if not result.ok else \
+            "reported success but the HostedCluster is still there"
+        error = f"destroy command {why}: {result.tail(1)}"
+        self._ledger(ledger.DESTROY_FAILED, error=error)
+        self._write_destroy_metadata("failed", error)
+        return "pending_deletion", error
+
+    # ----------------------------------------------------------- metadata
+    def _base_document(self, operation: str) -> dict:
+        return {"uuid": self.settings.uuid, "cluster_name": self.spec.name, "index": self.spec.index,
+                "operation": operation, "workers": self.spec.workers, "platform": self.settings.platform,
+                "timestamp": isotime()}
+
+    def _write_install_metadata(self, failed: bool) -> None:
+        t = self.timings
+        doc = self._base_document("install")
+        doc.update({
+            "status": "failed" if self.install_failed else "ready",
+            "test_outcome": "failed" if failed else "passed",
+            "phase": self.phase if self.install_failed else "ready",
+            "error": self.error,
+            "version": t.get("version", ""),
+            "batch_wait_s": t.get("batch_wait_s"),
+            "create_cli_s": t.get("create_cli_s"),
+            "create_requested": t.get("create_requested"),
+            "hc_created": t.get("hc_created"),
+            "control_plane_available": t.get("control_plane_available"),
+            "nodepools_ready": t.get("nodepools_ready"),
+            "workers_ready": t.get("workers_ready"),
+            "install_completed": t.get("install_completed"),
+            "ready": t.get("ready"),
+            "control_plane_s": seconds_between(t.get("hc_created"), t.get("control_plane_available")),
+            "workers_s": seconds_between(t.get("control_plane_available"), t.get("workers_ready")),
+            "install_s": seconds_between(t.get("hc_created"), t.get("install_completed")),
+            "duration": seconds_between(t.get("create_requested"), t.get("ready")),
+        })
+        t.update({k: doc[k] for k in ("control_plane_s", "workers_s", "install_s")})
+        t["ready_s"] = doc["duration"]
+        write_json(self.folder / "metadata_install.json", doc)
+
+    def _write_destroy_metadata(self, status: str, error: str | None = None) -> None:
+        t = self.timings
+        doc = self._base_document("destroy")
+        doc.update({"status": status, "error": error, "destroy_requested": t.get("destroy_requested"),
+                    "deleted": t.get("deleted"), "destroy_cli_s": t.get("destroy_cli_s"),
+                    "duration": t.get("destroy_s")})
+        write_json(self.folder / "metadata_destroy.json", doc)

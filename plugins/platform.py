@@ -1,0 +1,375 @@
+"""Platforms: where hosted clusters are created and how.
+
+A platform is described by plain JSON (``descriptor``) built once on the
+controller and handed to every xdist worker, which opens its own ``Platform``
+from it.  The ``hypershift`` kind drives a management cluster through the
+``hypershift`` CLI and the Kubernetes API; the simulated world (``--platform
+sim``) is exactly that kind, pointed at a management cluster served by
+``python -m sim serve`` — the harness reaches it only through its kubeconfig
+and its CLI paths, as it would a real one.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from . import process
+from .kube import Kube, WaitTimeout, condition, condition_true, parse_time
+from .rundir import isotime, write_private
+
+log = logging.getLogger("hcp.platform")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RUN_LABEL = "hcp-scale.io/run"          # put on every HostedCluster the run creates
+INDEX_LABEL = "hcp-scale.io/index"
+INFRA_LABEL = "hypershift.openshift.io/auto-created-for-infra"
+NODEPOOL_LABEL = "hypershift.openshift.io/nodePool"
+DUMP_TIMEOUT = 600.0
+SIM_START_TIMEOUT = 60.0
+
+# Conditions that do not clear up by waiting (reference §1.7 "failed / stuck").
+TERMINAL_FALSE = {"ValidConfiguration", "ValidReleaseImage", "SupportedHostedCluster", "PlatformCredentialsFound",
+                  "ValidAWSIdentityProvider", "ValidOIDCConfiguration"}
+
+
+class ClusterFailed(Exception):
+    """The platform reports that the cluster cannot become ready."""
+
+
+@dataclass
+class ClusterSpec:
+    index: int
+    name: str
+    test_id: str
+    workers: int
+
+    def to_json(self) -> dict:
+        return {"index": self.index, "name": self.name, "test_id": self.test_id, "workers": self.workers}
+
+
+def terminal_failure(hc: dict) -> str | None:
+    """Why a HostedCluster will not become ready without someone changing it, or None."""
+    for ctype in TERMINAL_FALSE:
+        cond = condition(hc, ctype)
+        if cond and cond.get("status") == "False":
+            return f"{ctype}=False ({cond.get('reason')}): {cond.get('message', '')}".strip()
+    infra = condition(hc, "InfrastructureReady")
+    if infra and infra.get("status") == "False" and infra.get("reason") == "InfraStatusFailure":
+        return f"InfrastructureReady=False (InfraStatusFailure): {infra.get('message', '')}".strip()
+    progressing = condition(hc, "Progressing")
+    if progressing and progressing.get("status") == "False" and progressing.get("reason") == "Blocked":
+        return f"Progressing=False (Blocked): {progressing.get('message', '')}".strip()
+    return None
+
+
+def rolled_out(hc: dict) -> bool:
+    """The reference's "fully rolled out" predicate (§1.7)."""
+    status = hc.get("status") or {}
+    version = status.get("version") or {}
+    history = version.get("history") or []
+    if not (condition_true(hc, "Available") and history):
+        return False
+    progressing = condition(hc, "Progressing")
+    if progressing and progressing.get("status") != "False":
+        return False
+    head = history[0]
+    desired = (version.get("desired") or {}).get("image")
+    return head.get("state") == "Completed" and bool(head.get("completionTime")) and (
+        not desired or head.get("image") == desired)
+
+
+def nodepool_ready(np: dict) -> bool:
+    """The reference's practical NodePool-ready predicate (§2.4)."""
+    spec_replicas = (np.get("spec") or {}).get("replicas")
+    status = np.get("status") or {}
+    if not condition_true(np, "Ready"):
+        return False
+    for ctype in ("AllMachinesReady", "AllNodesHealthy"):
+        cond = condition(np, ctype)
+        if cond is not None and cond.get("status") != "True":
+            return False
+    for ctype in ("UpdatingVersion", "UpdatingConfig"):
+        if condition_true(np, ctype):
+            return False
+    return spec_replicas is None or status.get("replicas") == spec_replicas
+
+
+def node_ready_time(node: dict) -> str | None:
+    cond = condition(node, "Ready")
+    if cond and cond.get("status") == "True":
+        return cond.get("lastTransitionTime")
+    return None
+
+
+def _latest(times) -> str | None:
+    parsed = [(parse_time(t), t) for t in times if t]
+    return max(parsed)[1] if parsed else None
+
+
+class HypershiftPlatform:
+    """Hosted clusters through the ``hypershift`` CLI on a management cluster."""
+
+    kind = "hypershift"
+
+    def __init__(self, descriptor: dict):
+        self.d = descriptor
+        self.namespace = descriptor.get("namespace", "clusters")
+        self.kubeconfig = descriptor["kubeconfig"]
+        self.cli = descriptor["hypershift_cli"]
+        self._kube: Kube | None = None
+
+    # ------------------------------------------------------------ plumbing
+    @property
+    def kube(self) -> Kube:
+        if self._kube is None:
+            self._kube = Kube.from_kubeconfig(self.kubeconfig)
+        return self._kube
+
+    def close(self) -> None:
+        if self._kube is not None:
+            self._kube.close()
+            self._kube = None
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env["KUBECONFIG"] = self.kubeconfig  # dump/create kubeconfig have no --kubeconfig flag
+        return env
+
+    def secrets(self) -> list[str]:
+        return list(self.d.get("secrets") or [])
+
+    def _cli(self, args: list[str], log_path: Path, timeout: float) -> process.Result:
+        return process.run([self.cli, *args], log_path=log_path, timeout=timeout, env=self.env(),
+                           secrets=self.secrets())
+
+    # ------------------------------------------------------------ lifecycle
+    def create_args(self, spec: ClusterSpec, settings) -> list[str]:
+        args = ["create", "cluster", "aws",
+                "--name", spec.name,
+                "--namespace", self.namespace,
+                "--base-domain", self.d["base_domain"],
+                "--region", self.d["region"],
+                "--pull-secret", self.d["pull_secret"],
+                "--node-pool-replicas", str(spec.workers),
+                "--release-image", settings.release_image or self.d["release_image"],
+                "--labels", f"{RUN_LABEL}={settings.uuid}",
+                "--labels", f"{INDEX_LABEL}={spec.index}",
+                "--additional-tags", f"run-uuid={settings.uuid}"]
+        return args + list(settings.wildcard_options)
+
+    def create(self, spec: ClusterSpec, settings, folder: Path, timeout: float) -> process.Result:
+        return self._cli(self.create_args(spec, settings), folder / "create.log", timeout)
+
+    def exists(self, spec: ClusterSpec) -> bool:
+        return self.kube.get_hosted_cluster(self.namespace, spec.name) is not None
+
+    def wait_ready(self, spec: ClusterSpec, folder: Path, deadline: float) -> dict:
+        """Wait (watching) until the cluster is ready; return API timestamps of each phase.
+
+        Raises ``ClusterFailed`` when the platform reports a terminal failure and
+        ``WaitTimeout`` at ``deadline``; ``timings`` on the exception carries what
+        was reached.
+        """
+        timings: dict = {}
+        name, ns = spec.name, self.namespace
+        try:
+            def control_plane(objs):
+                hc = objs.get(name)
+                if hc is None:
+                    return None
+                timings.setdefault("hc_created", hc["metadata"].get("creationTimestamp"))
+                failure = terminal_failure(hc)
+                if failure:
+                    raise ClusterFailed(failure)
+                if condition_true(hc, "Available") and ((hc.get("status") or {}).get("kubeconfig") or {}).get("name"):
+                    return hc
+                return None
+
+            hc = self.kube.wait_for("hostedclusters", control_plane, deadline=deadline, namespace=ns,
+                                    field_selector=f"metadata.name={name}", what=f"{name} control plane available")
+            timings["control_plane_available"] = condition(hc, "Available").get("lastTransitionTime")
+            infra_id = (hc.get("spec") or {}).get("infraID")
+            secret_name = hc["status"]["kubeconfig"]["name"]
+            kubeconfig_text = self.kube.read_secret_key(ns, secret_name, "kubeconfig")
+            if not kubeconfig_text:
+                raise ClusterFailed(f"secret {ns}/{secret_name} has no kubeconfig")
+            write_private(folder / "kubeconfig", kubeconfig_text)
+
+            def pools(objs):
+                mine = [np for np in objs.values() if (np.get("spec") or {}).get("clusterName") == name]
+                if mine and all(nodepool_ready(np) for np in mine):
+                    return mine
+                return None
+
+            selector = f"{INFRA_LABEL}={infra_id}" if infra_id else None
+            nodepools = self.kube.wait_for("nodepools", pools, deadline=deadline, namespace=ns,
+                                           label_selector=selector, what=f"{name} node pools ready")
+            timings["nodepools_ready"] = _latest(condition(np, "Ready").get("lastTransitionTime") for np in nodepools)
+            expected = {np["metadata"]["name"]: (np.get("spec") or {}).get("replicas") or 0 for np in nodepools}
+            timings["workers_expected"] = sum(expected.values())
+
+            guest = Kube.from_kubeconfig_text(kubeconfig_text)
+            try:
+                def nodes(objs):
+                    ready = [n for n in objs.values()
+                             if (n["metadata"].get("labels") or {}).get(NODEPOOL_LABEL) in expected
+                             and node_ready_time(n)]
+                    return ready if len(ready) >= timings["workers_expected"] else None
+
+                ready_nodes = guest.wait_for("nodes", nodes, deadline=deadline, what=f"{name} worker nodes Ready")
+            finally:
+                guest.close()
+            timings["workers_ready"] = _latest(node_ready_time(n) for n in ready_nodes)
+            timings["workers_ready_count"] = len(ready_nodes)
+
+            def complete(objs):
+                hc = objs.get(name)
+                if hc is None:
+                    raise ClusterFailed("the HostedCluster disappeared while installing")
+                failure = terminal_failure(hc)
+                if failure:
+                    raise ClusterFailed(failure)
+                return hc if rolled_out(hc) else None
+
+            hc = self.kube.wait_for("hostedclusters", complete, deadline=deadline, namespace=ns,
+                                    field_selector=f"metadata.name={name}", what=f"{name} install complete")
+            timings["install_completed"] = hc["status"]["version"]["history"][0]["completionTime"]
+            timings["version"] = hc["status"]["version"]["history"][0].get("version") or ""
+            timings["ready"] = _latest([timings["control_plane_available"], timings["nodepools_ready"],
+                                        timings["workers_ready"], timings["install_completed"]])
+            return timings
+        except (ClusterFailed, WaitTimeout) as exc:
+            exc.timings = timings
+            raise
+
+    def destroy(self, spec: ClusterSpec, settings, folder: Path) -> tuple[process.Result, float | None]:
+        """Run the destroy command and watch, at the same time, for the object to go away.
+
+        Returns the command's result and the epoch time the deletion was seen
+        (None when it was not seen before the destroy timeout).
+        """
+        hc = self.kube.get_hosted_cluster(self.namespace, spec.name)
+        args = ["destroy", "cluster", "aws", "--name", spec.name, "--namespace", self.namespace,
+                "--cluster-grace-period", f"{int(settings.destroy_timeout)}s",
+                "--region", self.d["region"], "--base-domain", self.d["base_domain"]]
+        infra_id = ((hc or {}).get("spec") or {}).get("infraID")
+        if infra_id:
+            args += ["--infra-id", infra_id]
+        deadline = time.monotonic() + settings.destroy_timeout + 120
+        seen: dict = {}
+
+        def watch_gone():
+            watcher = Kube.from_kubeconfig(self.kubeconfig)
+            try:
+                seen["gone"] = watcher.wait_gone("hostedclusters", self.namespace, spec.name, deadline=deadline)
+            except Exception as exc:  # reported through ``seen`` below
+                seen["error"] = exc
+            finally:
+                watcher.close()
+
+        thread = threading.Thread(target=watch_gone, name=f"gone-{spec.name}", daemon=True)
+        thread.start()
+        result = self._cli(args, folder / "destroy.log", timeout=settings.destroy_timeout + 60)
+        if result.ok:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        else:
+            thread.join(1.0)
+        return result, seen.get("gone")
+
+    def dump(self, spec: ClusterSpec, folder: Path) -> process.Result:
+        target = folder / "dump"
+        target.mkdir(exist_ok=True)
+        return self._cli(["dump", "cluster", "--name", spec.name, "--namespace", self.namespace,
+                          "--artifact-dir", str(target), "--dump-guest-cluster"],
+                         folder / "dump.log", timeout=DUMP_TIMEOUT)
+
+    def cli_version(self, log_path: Path) -> str:
+        result = process.run([self.cli, "version", "--client-only"], log_path=log_path, timeout=60,
+                             env=self.env(), secrets=self.secrets())
+        if not result.ok:
+            raise pytest.UsageError(f"hypershift CLI {self.cli} does not run: {result.tail(2)}")
+        text = log_path.read_text().splitlines()
+        lines = [line for line in text if line.startswith("Client Version")]
+        return lines[-1].split(":", 1)[1].strip() if lines else "unknown"
+
+    def list_names(self, label_selector: str | None = None) -> list[str]:
+        """Names of the HostedClusters in the namespace (optionally only those matching a selector)."""
+        kwargs = {"label_selector": label_selector} if label_selector else {}
+        listing = self.kube.custom.list_namespaced_custom_object(
+            "hypershift.openshift.io", "v1beta1", self.namespace, "hostedclusters", **kwargs)
+        return [item["metadata"]["name"] for item in listing.get("items") or []]
+
+
+def open_platform(descriptor: dict) -> HypershiftPlatform:
+    if descriptor["kind"] == "hypershift":
+        return HypershiftPlatform(descriptor)
+    raise ValueError(f"unknown platform kind {descriptor['kind']!r}")
+
+
+# ------------------------------------------------------------- the sim world
+class SimWorld:
+    """A simulated management cluster: either started for the run or already served from a folder."""
+
+    def __init__(self, folder: Path, proc=None):
+        self.folder = folder
+        self.proc = proc
+
+    @classmethod
+    def start(cls, folder: Path, settings) -> "SimWorld":
+        """Start ``python -m sim serve`` for this run and wait until it is ready."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "ready").unlink(missing_ok=True)
+        argv = [sys.executable, "-m", "sim", "serve", "--dir", str(folder), "--speed", repr(settings.sim_speed),
+                "--seed", str(settings.sim_seed)]
+        for flag, values in (("--fail-clusters", settings.sim_fail_clusters),
+                             ("--stuck-clusters", settings.sim_stuck_clusters),
+                             ("--destroy-fail-clusters", settings.sim_destroy_fail_clusters)):
+            if values:
+                argv += [flag, ",".join(str(v) for v in values)]
+        if settings.sim_failure_rate:
+            argv += ["--failure-rate", repr(settings.sim_failure_rate)]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        proc = process.spawn(argv, log_path=folder / "serve.log", env=env)
+        world = cls(folder, proc)
+        deadline = time.monotonic() + SIM_START_TIMEOUT
+        while not (folder / "ready").exists():  # a child starting up, not cluster state: bounded
+            if proc.poll() is not None:
+                raise pytest.UsageError(f"the simulated management cluster did not start (exit {proc.returncode}); "
+                                        f"see {folder / 'serve.log'}")
+            if time.monotonic() > deadline:
+                world.stop()
+                raise pytest.UsageError(f"the simulated management cluster was not ready after {SIM_START_TIMEOUT:.0f}s;"
+                                        f" see {folder / 'serve.log'}")
+            time.sleep(0.05)
+        return world
+
+    def descriptor(self) -> dict:
+        info = json.loads((self.folder / "world.json").read_text())
+        return {
+            "kind": "hypershift",
+            "simulated": True,
+            "name": "simulated management cluster",
+            "folder": str(self.folder),
+            "kubeconfig": str(self.folder / "kubeconfig"),
+            "hypershift_cli": str(self.folder / "bin" / "hypershift"),
+            "namespace": "clusters",
+            "base_domain": info["base_domain"],
+            "region": info["region"],
+            "release_image": info["release_image"],
+            "pull_secret": str(self.folder / "pull-secret.json"),
+            "secrets": [],
+        }
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            process.stop(self.proc, grace=15.0)
+            self.proc = None

@@ -1,0 +1,135 @@
+"""What the run tells people: the report header, summary.json and the terminal summary.
+
+Per-cluster records arrive with the teardown report of each test (from xdist
+workers as plain JSON) and go through the ``pytest_hcp_cluster_result`` hook;
+only the controller writes files and the summary.
+"""
+from __future__ import annotations
+
+import pytest
+
+from .options import get_settings
+from .rundir import RunDir, isotime, write_json
+from .session import CONTEXT_KEY, CONTROLLER_KEY, is_active, is_worker
+
+RESULTS_KEY = pytest.StashKey[dict]()
+SUMMARY_KEY = pytest.StashKey[dict]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def _controller_session(config: pytest.Config) -> bool:
+    return is_active(config) and not is_worker(config) and CONTROLLER_KEY in config.stash
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    ctx = config.stash.get(CONTEXT_KEY, None)
+    if not _controller_session(config) or ctx is None:
+        return []
+    s = get_settings(config)
+    where = ctx.platform.get("name", ctx.platform["kind"])
+    if ctx.platform.get("simulated"):
+        where = f"SIMULATED management cluster (python -m sim serve, {s.sim_speed:g} simulated s per real s) " \
+                f"at {ctx.platform['folder']}"
+    batch = f"batch size {s.batch_size or 'unlimited'}" + (
+        f" per {s.delay_between_batch:g}s" if s.delay_between_batch else " installing at once" if s.batch_size else "")
+    lines = [f"hcp-scale: platform {s.platform}: {where}",
+             f"hcp-scale: run {s.uuid}, {s.cluster_count} cluster(s) named {ctx.name_prefix}-{ctx.run_part}-NNNN, "
+             f"workers {','.join(map(str, s.workers))}, {batch}, keep {s.keep_clusters}",
+             f"hcp-scale: run directory {ctx.path}"]
+    lines += [f"hcp-scale: warning: {w}" for w in s.warnings]
+    return lines
+
+
+class _ResultForwarder:
+    """Turns teardown reports that carry a cluster record into ``pytest_hcp_cluster_result`` calls."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        result = getattr(report, "hcp_cluster", None)
+        if result is not None and report.when == "teardown":
+            self.config.hook.pytest_hcp_cluster_result(config=self.config, result=result)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not is_worker(config):
+        config.pluginmanager.register(_ResultForwarder(config), "hcp-result-forwarder")
+
+
+def pytest_hcp_cluster_result(config: pytest.Config, result: dict) -> None:
+    config.stash.setdefault(RESULTS_KEY, {})[result["name"]] = result
+
+
+def build_summary(config: pytest.Config) -> dict:
+    """summary.json: the run and every cluster it touched, from the ledger and the test results."""
+    s = get_settings(config)
+    ctx = config.stash[CONTEXT_KEY]
+    run = RunDir(ctx.path)
+    results = config.stash.get(RESULTS_KEY, {})
+    ledger = run.clusters()
+    clusters = []
+    for name in sorted(set(ledger) | set(results)):
+        entry = dict(results.get(name) or {"name": name, "outcome": "interrupted", "timings": {}})
+        from_ledger = ledger.get(name)
+        if from_ledger:
+            entry.setdefault("index", from_ledger.get("index"))
+            entry.setdefault("test_id", from_ledger.get("test_id"))
+            entry["final"] = from_ledger["final"]  # the ledger has the last word: it outlives any process
+            entry["events"] = from_ledger["events"]
+        clusters.append(entry)
+    counts = {key: 0 for key in ("ready", "failed", "kept", "destroyed", "pending_deletion", "not_created")}
+    for entry in clusters:
+        if "ready" in entry.get("events", []):
+            counts["ready"] += 1
+        if entry.get("outcome") != "passed":
+            counts["failed"] += 1
+        if entry.get("final") in counts:
+            counts[entry["final"]] += 1
+    platform = {k: ctx.platform.get(k) for k in ("kind", "name", "simulated", "folder")}
+    return {
+        "uuid": s.uuid, "cluster_name_seed": s.cluster_name_seed, "name_prefix": ctx.name_prefix,
+        "run_part": ctx.run_part, "path": ctx.path, "platform": platform, "finished": isotime(),
+        "requested": s.cluster_count, "workers": s.workers, "keep_clusters": s.keep_clusters,
+        "batch": {"size": s.batch_size, "delay_between_batch": s.delay_between_batch},
+        "counts": counts, "clusters": clusters,
+        "pending_deletion": [c["name"] for c in clusters if c.get("final") == "pending_deletion"],
+        "kept": [c["name"] for c in clusters if c.get("final") == "kept"],
+    }
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if not _controller_session(config) or CONTEXT_KEY not in config.stash:
+        return
+    summary = build_summary(config)
+    config.stash[SUMMARY_KEY] = summary
+    write_json(RunDir(summary["path"]).summary_path, summary)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    summary = config.stash.get(SUMMARY_KEY, None)
+    if summary is None:
+        return
+    c = summary["counts"]
+    tr = terminalreporter
+    tr.section("hosted clusters")
+    where = "simulated management cluster" if summary["platform"].get("simulated") else summary["platform"]["name"]
+    batch = summary["batch"]
+    tr.write_line(f"requested {summary['requested']}  ready {c['ready']}  failed {c['failed']}  kept {c['kept']}  "
+                  f"destroyed {c['destroyed']}  pending deletion {c['pending_deletion']}  "
+                  f"not created {c['not_created']}")
+    tr.write_line(f"platform {where}; seed {summary['cluster_name_seed']} (names {summary['name_prefix']}-"
+                  f"{summary['run_part']}-NNNN); batch size {batch['size'] or 'unlimited'}, delay "
+                  f"{batch['delay_between_batch']:g}s; keep {summary['keep_clusters']}")
+    tr.write_line(f"run directory {summary['path']} (summary.json, ledger.jsonl)")
+    for entry in summary["clusters"]:
+        if entry.get("final") in ("kept", "pending_deletion"):
+            tr.write_line(f"  {entry.get('final'):<16} {entry['name']}  {entry.get('test_id') or ''}  "
+                          f"{entry.get('error') or ''}"[:240])

@@ -1,0 +1,209 @@
+"""The run as a whole: what the controller sets up once and hands to every worker.
+
+A scale session is *active* when the paths pytest was asked to run include the
+scale tests (``tests_scale/`` under the rootdir, or a folder above it), so
+running the harness's own tests never starts a management cluster.
+
+On the controller (the only process without xdist) the session prepares the
+run directory, starts the platform (the simulated world for ``--platform
+sim``), the batch pacing service and the watcher, and ships a plain-JSON
+``RunContext`` to each xdist worker.  At the end it stops them in reverse
+order, whatever happened in between.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import string
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .options import Settings, get_settings
+from .pacing import PacerService
+from .platform import SimWorld, open_platform
+from .rundir import RunDir
+from .watcher import Watcher
+
+log = logging.getLogger("hcp.session")
+
+ACTIVE_KEY = pytest.StashKey[bool]()
+CONTEXT_KEY = pytest.StashKey["RunContext"]()
+CONTROLLER_KEY = pytest.StashKey["Controller"]()
+SCALE_DIR = "tests_scale"
+
+
+@dataclass
+class RunContext:
+    """What every process of the run needs to know, as plain JSON."""
+
+    uuid: str
+    path: str
+    name_prefix: str
+    run_part: str
+    platform: dict
+    pacer: list | None = None
+    extras: dict = field(default_factory=dict)
+
+    def cluster_name(self, index: int) -> str:
+        return f"{self.name_prefix}-{self.run_part}-{index:04d}"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def is_active(config: pytest.Config) -> bool:
+    return config.stash.get(ACTIVE_KEY, False)
+
+
+def scale_requested(config: pytest.Config) -> bool:
+    """True when the run's paths include the scale tests."""
+    scale_dir = (config.rootpath / SCALE_DIR).resolve()
+    for arg in config.args:
+        path = Path(str(arg).split("::")[0])
+        if not path.is_absolute():
+            path = config.invocation_params.dir / path
+        path = path.resolve()
+        if path == scale_dir or scale_dir in path.parents or path in scale_dir.parents:
+            return True
+    return False
+
+
+def activate(config: pytest.Config) -> None:
+    """Make this pytest session a scale run: prepare the run directory (controller) or join it (worker)."""
+    if is_active(config):
+        return
+    if is_worker(config):
+        if "hcp_run" in config.workerinput:
+            config.stash[ACTIVE_KEY] = True
+            config.stash[CONTEXT_KEY] = RunContext(**config.workerinput["hcp_run"])
+        return
+    if config.option.collectonly or not scale_requested(config):
+        return
+    config.stash[ACTIVE_KEY] = True
+    settings = get_settings(config)
+    RunDir(settings.path).prepare(settings.uuid, settings.cluster_name_seed)
+    config.stash[CONTROLLER_KEY] = Controller(config, settings)
+
+
+def context(config: pytest.Config) -> RunContext:
+    ctx = config.stash.get(CONTEXT_KEY, None)
+    if ctx is None:
+        if not is_active(config):
+            raise RuntimeError("the scale harness is not active: run the tests in tests_scale/ (pytest tests_scale)")
+        raise RuntimeError("the run has not started (collect-only?)")
+    return ctx
+
+
+def new_run_part(taken_prefixes: set[str], name_prefix: str, rng: random.Random) -> str:
+    """A short random part that makes this run's cluster names unique."""
+    alphabet = string.ascii_lowercase + string.digits
+    for _ in range(1000):
+        part = "".join(rng.choice(alphabet) for _ in range(3))
+        if f"{name_prefix}-{part}-" not in taken_prefixes:
+            return part
+    raise pytest.UsageError("could not find an unused cluster name prefix")
+
+
+class Controller:
+    """Owns the run's long-lived pieces on the controller."""
+
+    def __init__(self, config: pytest.Config, settings: Settings):
+        self.config = config
+        self.settings = settings
+        self.rundir = RunDir(settings.path)
+        self.world: SimWorld | None = None
+        self.pacer: PacerService | None = None
+        self.watcher: Watcher | None = None
+        self.context: RunContext | None = None
+
+    def start(self) -> RunContext:
+        s = self.settings
+        try:
+            if s.platform == "sim":
+                if s.sim_dir:
+                    self.world = SimWorld(Path(s.sim_dir))
+                else:
+                    self.world = SimWorld.start(self.rundir.path / "sim", s)
+                descriptor = self.world.descriptor()
+            else:  # pragma: no cover - options reject other platforms for now
+                raise pytest.UsageError(f"--platform {s.platform}: not available yet")
+            platform = open_platform(descriptor)
+            try:
+                existing = set(platform.list_names())
+            finally:
+                platform.close()
+            taken = {name[: len(s.name_prefix) + 5] for name in existing | self.rundir.names()}
+            part = new_run_part(taken, s.name_prefix, random.Random())
+            if s.batch_size > 0:
+                self.pacer = PacerService(s.batch_size, s.delay_between_batch)
+            self.context = RunContext(uuid=s.uuid, path=str(self.rundir.path), name_prefix=s.name_prefix,
+                                      run_part=part, platform=descriptor,
+                                      pacer=list(self.pacer.address) if self.pacer else None)
+            self.watcher = Watcher(descriptor["kubeconfig"], descriptor.get("namespace", "clusters"), s.uuid,
+                                   s.watcher_delay, s.cluster_count, self.rundir.path / "watcher.jsonl",
+                                   emit=self._emit).start()
+        except BaseException:
+            self.stop()
+            raise
+        self.config.stash[CONTEXT_KEY] = self.context
+        return self.context
+
+    def _emit(self, text: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(text)
+
+    def stop(self) -> None:
+        if self.watcher:
+            self.watcher.stop()
+            self.watcher = None
+        if self.pacer:
+            self.pacer.stop()
+            self.pacer = None
+        if self.world:
+            self.world.stop()
+            self.world = None
+        if self.settings.cleanup and self.context is not None:
+            left = [name for name, c in self.rundir.clusters().items() if c["final"] in ("kept", "pending_deletion")]
+            self.rundir.cleanup(left)
+            self.context = None
+
+
+# ------------------------------------------------------------------- hooks
+def pytest_configure(config: pytest.Config) -> None:
+    activate(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    controller = session.config.stash.get(CONTROLLER_KEY, None)
+    if controller is not None and controller.context is None:
+        controller.start()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    ctx = node.config.stash.get(CONTEXT_KEY, None)
+    if ctx is not None:
+        node.workerinput["hcp_run"] = ctx.to_json()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    controller = session.config.stash.get(CONTROLLER_KEY, None)
+    if controller is not None and controller.watcher is not None:
+        controller.watcher.report()
+        controller.watcher.stop()
+        controller.watcher = None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    controller = config.stash.get(CONTROLLER_KEY, None)
+    if controller is not None:
+        controller.stop()

@@ -1,0 +1,25 @@
+"""Fixtures for the harness's own tests."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def scale_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A pytester directory laid out like this project (conftest.py, pytest.ini, tests_scale/)."""
+    shutil.copy(ROOT / "conftest.py", pytester.path / "conftest.py")
+    shutil.copy(ROOT / "pytest.ini", pytester.path / "pytest.ini")
+    shutil.copytree(ROOT / "tests_scale", pytester.path / "tests_scale",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    for name in list(os.environ):
+        if name.startswith("HCP_SCALE_"):
+            monkeypatch.delenv(name)
+    pytester.syspathinsert(ROOT)
+    return pytester
