@@ -1,0 +1,130 @@
+"""``python -m sim serve --dir DIR [...]``: serve a simulated HyperShift management cluster.
+
+See ``sim/README.md``.  Runs until SIGINT or SIGTERM, then stops promptly and
+saves ``DIR/state.json`` (restored on the next start with the same ``--dir``).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from sim import model
+
+
+def _indices(text: str) -> list[int]:
+    """``3,7,10-12`` -> [3, 7, 10, 11, 12]."""
+    out: list[int] = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            a, b = int(lo), int(hi)
+            if b < a or b - a > 100000:
+                raise argparse.ArgumentTypeError(f"bad range {part!r}")
+            out.extend(range(a, b + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def _indices_arg(text: str) -> list[int]:
+    try:
+        return _indices(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected cluster indices like 3,7 or 10-12, got {text!r}") from None
+
+
+def _rate(text: str) -> float:
+    v = float(text)
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError("--failure-rate must be within [0, 1]")
+    return v
+
+
+def _positive(text: str) -> float:
+    v = float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sim", description="The simulated HyperShift world.")
+    sub = p.add_subparsers(dest="command")
+    s = sub.add_parser("serve", help="serve a simulated management cluster (until SIGINT/SIGTERM)")
+    s.add_argument("--dir", required=True, help="world directory (kubeconfig, bin/hypershift, world.json, ...)")
+    s.add_argument("--port", type=int, default=0, help="port of the simulated API server on 127.0.0.1 "
+                                                       "(0: any free port; on restart the previous one if free)")
+    s.add_argument("--speed", type=_positive, default=100.0, help="simulated seconds per real second (default 100)")
+    s.add_argument("--seed", type=int, default=0, help="seed of every random spread and of --failure-rate")
+    s.add_argument("--fail-clusters", type=_indices_arg, default=[], metavar="IDX",
+                   help="cluster indices (trailing -NNNN of the name) whose install fails, e.g. 3,7")
+    s.add_argument("--failure-rate", type=_rate, default=0.0, help="fraction of clusters whose install fails")
+    s.add_argument("--stuck-clusters", type=_indices_arg, default=[], metavar="IDX",
+                   help="cluster indices that never become Available (and show no failure)")
+    s.add_argument("--destroy-fail-clusters", type=_indices_arg, default=[], metavar="IDX",
+                   help="cluster indices whose deletion never completes")
+    s.add_argument("--mgmt-kubeconfig", help="use this external API server (e.g. a real kube-apiserver with "
+                                              "HyperShift's CRDs) for management objects; serve only guest APIs")
+    s.add_argument("--install-crds", action="store_true",
+                   help="with --mgmt-kubeconfig: install minimal HostedCluster/NodePool CRDs when missing")
+    s.add_argument("--base-domain", default="sim.hypershift.local")
+    s.add_argument("--region", default="us-east-1")
+    s.add_argument("--release-image", default=None, help="default release image of the world")
+    s.add_argument("--workers", type=int, default=4, help="operator reconcile workers")
+    s.add_argument("--fresh", action="store_true", help="ignore DIR/state.json")
+    s.add_argument("--log-level", default="INFO")
+    return p
+
+
+def serve(args: argparse.Namespace) -> int:
+    from sim.world import DEFAULT_RELEASE_IMAGE, World, WorldConfig
+
+    logging.getLogger("sim").setLevel(getattr(logging, str(args.log_level).upper(), logging.INFO))
+    faults = model.Faults.make(args.fail_clusters, args.failure_rate, args.stuck_clusters, args.destroy_fail_clusters)
+    cfg = WorldConfig(dir=args.dir, speed=args.speed, seed=args.seed, faults=faults, port=args.port,
+                      mgmt_kubeconfig=args.mgmt_kubeconfig, install_crds=args.install_crds,
+                      base_domain=args.base_domain, region=args.region,
+                      release_image=args.release_image or DEFAULT_RELEASE_IMAGE, workers=args.workers,
+                      restore=not args.fresh)
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    world = World(cfg)
+    try:
+        world.start()
+    except Exception as exc:
+        world.stop()
+        print(f"sim: failed to start the simulated world: {exc}", file=sys.stderr, flush=True)
+        return 1
+    where = "an external API server" if args.mgmt_kubeconfig else world.mgmt_url
+    print(f"Serving a SIMULATED HyperShift management cluster (no real cluster, no AWS) at {where}; "
+          f"kubeconfig: {world.kubeconfig_path}; hypershift CLI stand-in: {world.hypershift_path}", flush=True)
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        world.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "serve":
+        parser.print_help()
+        return 2
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""The simulated world: a management cluster the harness can live in.
+
+:class:`World` starts the simulated API server (management API and the hosted
+clusters' guest APIs) or, with ``mgmt_kubeconfig``, uses an external API server
+(e.g. a real kube-apiserver) for the management objects and serves only the
+guest APIs itself.  It creates the ``hypershift`` namespace with the
+``supported-versions`` ConfigMap, starts the simulated operator
+(:mod:`sim.operator`) and writes everything a harness or a stand-in CLI needs
+into its directory::
+
+    DIR/kubeconfig          management kubeconfig (0600)
+    DIR/bin/hypershift      the stand-in hypershift CLI (runs from any cwd)
+    DIR/pull-secret.json    a fake pull secret (0600)
+    DIR/world.json          speed, seed, faults, names, URLs, pid, model
+    DIR/transitions.jsonl   ground truth: every transition the operator made
+    DIR/sim.log             the world's log
+    DIR/state.json          saved on stop (API server snapshot incl. guests); restored on start
+    DIR/ready               written last, once everything above is in place
+
+Nothing here talks to a real cloud or a real cluster unless ``mgmt_kubeconfig``
+points at one.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from sim import model
+from sim.apiserver import ApiServer
+from sim.operator import Operator, parse_release
+
+log = logging.getLogger("sim.world")
+
+PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+DEFAULT_RELEASE_IMAGE = "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64"
+SUPPORTED_VERSIONS = ["4.20", "4.19", "4.18", "4.17", "4.16", "4.15", "4.14"]
+CLI_COMMIT = "5a1e0d0c0ffee5e1a7ed5e1a7ed5e1a7ed5e1a7e"  # the stand-in's "git commit" (also the server version)
+STATE_FORMAT = "sim.world-state/v1"
+
+
+@dataclass
+class WorldConfig:
+    dir: str
+    speed: float = 100.0
+    seed: int = 0
+    faults: model.Faults = field(default_factory=model.Faults)
+    port: int = 0
+    mgmt_kubeconfig: str | None = None
+    install_crds: bool = False
+    base_domain: str = "sim.hypershift.local"
+    region: str = "us-east-1"
+    release_image: str = DEFAULT_RELEASE_IMAGE
+    workers: int = 4
+    params: model.ModelParams = field(default_factory=lambda: model.DEFAULT_PARAMS)
+    restore: bool = True
+    # filled in by World.start()
+    guest_url: str = ""
+    transitions_path: str = ""
+
+    @property
+    def release_version(self) -> str:
+        return parse_release(self.release_image)[0]
+
+
+def _write_private(path: Path, text: str, mode: int = 0o600) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+class World:
+    def __init__(self, config: WorldConfig):
+        self.config = config
+        self.dir = Path(config.dir).resolve()
+        self.server: ApiServer | None = None
+        self.operator: Operator | None = None
+        self.token = ""
+        self.mgmt_url = ""
+        self._log_handler: logging.Handler | None = None
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------- paths
+    @property
+    def kubeconfig_path(self) -> str:
+        return str(self.dir / "kubeconfig")
+
+    @property
+    def hypershift_path(self) -> str:
+        return str(self.dir / "bin" / "hypershift")
+
+    @property
+    def state_path(self) -> Path:
+        return self.dir / "state.json"
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self) -> "World":
+        cfg = self.config
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "bin").mkdir(exist_ok=True)
+        ready = self.dir / "ready"
+        if ready.exists():
+            ready.unlink()
+        self._setup_logging()
+        state = self._load_state() if cfg.restore else None
+        self.token = (state or {}).get("token") or secrets.token_urlsafe(32)
+        self.server = self._start_server(state)
+        if cfg.mgmt_kubeconfig:
+            text = Path(cfg.mgmt_kubeconfig).read_text(encoding="utf-8")
+            _write_private(self.dir / "kubeconfig", text)
+            kc = yaml.safe_load(text) or {}
+            self.mgmt_url = self._current_server(kc)
+        else:
+            self.mgmt_url = self.server.url
+            kc = self.server.kubeconfig()
+            _write_private(self.dir / "kubeconfig", yaml.safe_dump(kc, sort_keys=False))
+        cfg.guest_url = self.server.url
+        cfg.transitions_path = str(self.dir / "transitions.jsonl")
+        Path(cfg.transitions_path).touch()
+        self._prepare_management()
+        self._write_pull_secret()
+        self._write_standin()
+        self._write_world_json()
+        self.operator = Operator(self.kubeconfig_path, self.server, cfg, logger=logging.getLogger("sim.operator"))
+        self.operator.start()
+        self.operator.wait_synced(30.0)
+        _write_private(ready, json.dumps({"pid": os.getpid(), "kubeconfig": self.kubeconfig_path,
+                                          "url": self.mgmt_url}) + "\n", 0o644)
+        log.info("world ready in %s (management API %s, guests %s, speed %s)", self.dir, self.mgmt_url,
+                 self.server.url, cfg.speed)
+        return self
+
+    def stop(self) -> None:
+        """Stop the operator, save ``state.json``, stop the server.  Idempotent, bounded."""
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
+        log.info("stopping the world")
+        try:
+            ready = self.dir / "ready"
+            if ready.exists():
+                ready.unlink()
+        except OSError:
+            pass
+        if self.operator is not None:
+            self.operator.stop(timeout=5.0)
+        if self.server is not None:
+            try:
+                self.save_state()
+            finally:
+                self.server.stop(timeout=3.0)
+        log.info("world stopped")
+        if self._log_handler is not None:
+            for name in ("sim",):
+                logging.getLogger(name).removeHandler(self._log_handler)
+            self._log_handler.close()
+
+    def __enter__(self) -> "World":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- state
+    def save_state(self) -> None:
+        assert self.server is not None
+        data = {"format": STATE_FORMAT, "saved": time.time(), "token": self.token, "port": self.server.port,
+                "external_mgmt": bool(self.config.mgmt_kubeconfig), "apiserver": self.server.snapshot()}
+        _write_private(self.state_path, json.dumps(data))
+        log.info("state saved to %s", self.state_path)
+
+    def _load_state(self) -> dict | None:
+        if not self.state_path.exists():
+            return None
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable %s: %s", self.state_path, exc)
+            return None
+        if data.get("format") != STATE_FORMAT:
+            log.warning("ignoring %s: unknown format", self.state_path)
+            return None
+        log.info("restoring state saved at %s", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(data["saved"])))
+        return data
+
+    def _start_server(self, state: dict | None) -> ApiServer:
+        ports = [self.config.port]
+        if state and not self.config.port and state.get("port"):
+            ports = [int(state["port"]), 0]   # same URL as before if the port is still free
+        last: Exception | None = None
+        for port in ports:
+            try:
+                if state:
+                    srv = ApiServer.from_snapshot(state["apiserver"], port=port, token=self.token)
+                else:
+                    srv = ApiServer(port=port, token=self.token)
+                return srv.start()
+            except OSError as exc:
+                last = exc
+        raise RuntimeError(f"could not start the simulated API server: {last}")
+
+    # ------------------------------------------------------------- contents
+    @staticmethod
+    def _current_server(kc: dict) -> str:
+        ctx_name = kc.get("current-context")
+        ctx = next((c["context"] for c in kc.get("contexts") or [] if c.get("name") == ctx_name), {})
+        cluster = next((c["cluster"] for c in kc.get("clusters") or [] if c.get("name") == ctx.get("cluster")), {})
+        return cluster.get("server", "")
+
+    def _prepare_management(self) -> None:
+        from kubernetes import client as k8s
+        from kubernetes import config as k8s_config
+        from kubernetes.client.rest import ApiException
+
+        api = k8s_config.new_client_from_config(config_file=self.kubeconfig_path)
+        try:
+            if self.config.install_crds and self.config.mgmt_kubeconfig:
+                from sim.crds import ensure_crds
+
+                created = ensure_crds(api)
+                if created:
+                    log.info("installed minimal CRDs: %s", ", ".join(created))
+            core = k8s.CoreV1Api(api)
+            for ns in ("hypershift", "clusters"):
+                try:
+                    core.create_namespace({"metadata": {"name": ns}})
+                except ApiException as exc:
+                    if exc.status != 409:
+                        raise
+            cm = {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "supported-versions", "namespace": "hypershift",
+                               "labels": {"hypershift.openshift.io/supported-versions": "true"}},
+                  "data": {"server-version": CLI_COMMIT,
+                           "supported-versions": json.dumps({"versions": SUPPORTED_VERSIONS})}}
+            try:
+                core.create_namespaced_config_map("hypershift", cm)
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+                core.replace_namespaced_config_map("supported-versions", "hypershift", cm)
+        finally:
+            api.close()
+
+    def _write_pull_secret(self) -> None:
+        path = self.dir / "pull-secret.json"
+        if path.exists():
+            return
+        auths = {}
+        for registry in ("cloud.openshift.com", "quay.io", "registry.connect.redhat.com", "registry.redhat.io"):
+            cred = base64.b64encode(f"sim-user:{secrets.token_hex(24)}".encode()).decode()
+            auths[registry] = {"auth": cred, "email": "sim@sim.hypershift.local"}
+        _write_private(path, json.dumps({"auths": auths}))
+
+    def _write_standin(self) -> None:
+        script = (
+            f"#!{sys.executable}\n"
+            "# Stand-in for the `hypershift` CLI, written by `python -m sim serve`.\n"
+            "# It drives the SIMULATED management cluster described by ../world.json.\n"
+            "import os\n"
+            "import sys\n"
+            f"sys.path.insert(0, {PROJECT_ROOT!r})\n"
+            "from sim.standin.hypershift import main\n"
+            "sys.exit(main(world_path=os.path.join(os.path.dirname(os.path.realpath(__file__)), os.pardir,"
+            " 'world.json')))\n"
+        )
+        path = self.dir / "bin" / "hypershift"
+        tmp = path.with_name("hypershift.tmp")
+        tmp.write_text(script, encoding="utf-8")
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, path)
+
+    def world_info(self) -> dict:
+        cfg = self.config
+        assert self.server is not None
+        return {
+            "format": "sim.world/v1",
+            "simulated": True,
+            "pid": os.getpid(),
+            "dir": str(self.dir),
+            "speed": cfg.speed,
+            "seed": cfg.seed,
+            "faults": cfg.faults.to_dict(),
+            "base_domain": cfg.base_domain,
+            "region": cfg.region,
+            "release_image": cfg.release_image,
+            "release_version": cfg.release_version,
+            "supported_versions": SUPPORTED_VERSIONS,
+            "cli_commit": CLI_COMMIT,
+            "mgmt_url": self.mgmt_url,
+            "external_mgmt": bool(cfg.mgmt_kubeconfig),
+            "guest_url": self.server.url,
+            "guest_url_template": self.server.url + "/guests/{namespace}/{name}",
+            "kubeconfig": self.kubeconfig_path,
+            "hypershift": self.hypershift_path,
+            "pull_secret": str(self.dir / "pull-secret.json"),
+            "transitions": cfg.transitions_path,
+            "log": str(self.dir / "sim.log"),
+            "state": str(self.state_path),
+            "model": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(cfg.params).items()},
+            "dump_max_attempts": 720,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+    def _write_world_json(self) -> None:
+        _write_private(self.dir / "world.json", json.dumps(self.world_info(), indent=2) + "\n", 0o644)
+
+    def _setup_logging(self) -> None:
+        handler = logging.FileHandler(self.dir / "sim.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
+        lg = logging.getLogger("sim")
+        lg.addHandler(handler)
+        if lg.level == logging.NOTSET or lg.level > logging.INFO:
+            lg.setLevel(logging.INFO)
+        self._log_handler = handler
