@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import threading
 import time
 from typing import Any, Callable
 
@@ -41,6 +42,18 @@ def parse_time(value: str | None) -> dt.datetime | None:
         return None
     text = value.replace("Z", "+00:00")
     return dt.datetime.fromisoformat(text)
+
+
+def format_time(value: dt.datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``, as the API server writes it (fractions kept when present)."""
+    value = value.astimezone(dt.timezone.utc)
+    text = value.isoformat(timespec="microseconds" if value.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def normalize_time(value: str | None) -> str | None:
+    parsed = parse_time(value)
+    return format_time(parsed) if parsed else None
 
 
 def condition(obj: dict, ctype: str) -> dict | None:
@@ -121,7 +134,8 @@ class Kube:
     # ---------------------------------------------------------------- waits
     def wait_for(self, kind: str, predicate: Callable[[dict[str, dict]], Any], *, deadline: float,
                  namespace: str | None = None, label_selector: str | None = None,
-                 field_selector: str | None = None, what: str = "condition") -> Any:
+                 field_selector: str | None = None, what: str = "condition",
+                 stop: threading.Event | None = None) -> Any:
         """Watch ``kind`` objects until ``predicate(objects_by_name)`` returns something other than None.
 
         ``deadline`` is a ``time.monotonic()`` value.  The predicate sees the
@@ -140,7 +154,7 @@ class Kube:
         failures = 0
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or (stop is not None and stop.is_set()):
                 raise WaitTimeout(f"timed out waiting for {what}")
             try:
                 if rv is None:
@@ -187,17 +201,22 @@ class Kube:
                 if exc.status not in TRANSIENT_CODES:
                     raise
                 failures += 1
-                self._backoff(failures, deadline, f"API error {exc.status} watching {kind}")
+                self._backoff(failures, deadline, f"API error {exc.status} watching {kind}", stop)
             except (urllib3.exceptions.HTTPError, ConnectionError, OSError) as exc:
                 failures += 1
-                self._backoff(failures, deadline, f"connection problem watching {kind}: {exc}")
+                self._backoff(failures, deadline, f"connection problem watching {kind}: {exc}", stop)
 
     @staticmethod
-    def _backoff(failures: int, deadline: float, why: str) -> None:
+    def _backoff(failures: int, deadline: float, why: str, stop: threading.Event | None = None) -> None:
+        if stop is not None and stop.is_set():
+            return
         delay = min(30.0, 0.5 * 2 ** min(failures, 6)) * (0.5 + random.random() / 2)
         delay = max(0.0, min(delay, deadline - time.monotonic()))
         log.warning("%s; retrying in %.1fs", why, delay)
-        time.sleep(delay)
+        if stop is not None:
+            stop.wait(delay)
+        else:
+            time.sleep(delay)
 
     def wait_gone(self, kind: str, namespace: str, name: str, *, deadline: float) -> float:
         """Wait until the object is deleted; return the epoch time its deletion was seen."""

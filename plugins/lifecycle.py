@@ -232,6 +232,8 @@ class Lifecycle:
                 else:
                     final, teardown_error = self._destroy()
         finally:
+            if teardown_error and self.error is None:
+                self.error = teardown_error
             self._write_install_metadata(failed)
             result = {
                 "name": spec.name, "index": spec.index, "test_id": spec.test_id, "workers": spec.workers,

@@ -223,7 +223,7 @@ OPTIONS: tuple[Option, ...] = (
            parse_text, None, metavar="IMAGE"),
     Option("--sim-dir", "Use the simulated management cluster already served from DIR (python -m sim serve --dir "
            "DIR) instead of starting one for the run.", parse_path, None, metavar="DIR"),
-    Option("--sim-speed", "Simulated seconds per real second in the simulated world.", parse_positive_float, 100.0,
+    Option("--sim-speed", "Simulated seconds per real second in the simulated world.", parse_positive_float, 200.0,
            metavar="X"),
     Option("--sim-seed", "Seed of the simulated world's randomness (durations, --sim-failure-rate).",
            lambda n, r: parse_int(n, r, 0), 0, metavar="N"),
@@ -346,6 +346,13 @@ def build_settings(config: pytest.Config) -> Settings:
 
     if sources["sim_dir"] != "default" and platform != "sim":
         raise pytest.UsageError(f"--sim-dir only applies to --platform sim, not {platform}")
+    if values["sim_dir"]:
+        for dest in ("sim_speed", "sim_seed", "sim_fail_clusters", "sim_failure_rate", "sim_stuck_clusters",
+                     "sim_destroy_fail_clusters"):
+            if sources[dest] != "default":
+                flag = OPTION_BY_DEST[dest].flag
+                raise pytest.UsageError(f"{flag} configures a world started for the run; with --sim-dir give it to "
+                                        f"python -m sim serve ({flag.replace('--sim-', '--')})")
     if values["sim_dir"] and not os.path.isfile(os.path.join(values["sim_dir"], "kubeconfig")):
         raise pytest.UsageError(f"--sim-dir {values['sim_dir']}: no simulated world is served there (no kubeconfig; "
                                 "start one with: python -m sim serve --dir DIR)")
@@ -419,3 +426,21 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_configure_node(node) -> None:
     """Ship the controller's settings to an xdist worker (plain JSON)."""
     node.workerinput["hcp_settings"] = get_settings(node.config).to_json()
+
+
+def markdown_table() -> str:
+    """The options table of README.md (``python -m plugins.options``)."""
+    rows = ["| option | ini key | environment | default | meaning |", "|---|---|---|---|---|"]
+    for opt in OPTIONS:
+        default = "off" if opt.is_flag else ("—" if opt.default in (None, "") else str(opt.default))
+        if opt.dest == "uuid":
+            default = "generated"
+        elif opt.dest == "path":
+            default = "/tmp/<uuid>"
+        text = opt.help.replace("|", "\\|")
+        rows.append(f"| `{opt.flag}` | `{opt.ini}` | `{opt.envvar}` | {default} | {text} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from . import process
-from .kube import Kube, WaitTimeout, condition, condition_true, parse_time
+from .kube import Kube, WaitTimeout, condition, condition_true, format_time, normalize_time, parse_time
 from .rundir import isotime, write_private
 
 log = logging.getLogger("hcp.platform")
@@ -110,8 +110,8 @@ def node_ready_time(node: dict) -> str | None:
 
 
 def _latest(times) -> str | None:
-    parsed = [(parse_time(t), t) for t in times if t]
-    return max(parsed)[1] if parsed else None
+    parsed = [parse_time(t) for t in times if t]
+    return format_time(max(parsed)) if parsed else None
 
 
 class HypershiftPlatform:
@@ -185,7 +185,7 @@ class HypershiftPlatform:
                 hc = objs.get(name)
                 if hc is None:
                     return None
-                timings.setdefault("hc_created", hc["metadata"].get("creationTimestamp"))
+                timings.setdefault("hc_created", normalize_time(hc["metadata"].get("creationTimestamp")))
                 failure = terminal_failure(hc)
                 if failure:
                     raise ClusterFailed(failure)
@@ -195,7 +195,7 @@ class HypershiftPlatform:
 
             hc = self.kube.wait_for("hostedclusters", control_plane, deadline=deadline, namespace=ns,
                                     field_selector=f"metadata.name={name}", what=f"{name} control plane available")
-            timings["control_plane_available"] = condition(hc, "Available").get("lastTransitionTime")
+            timings["control_plane_available"] = normalize_time(condition(hc, "Available").get("lastTransitionTime"))
             infra_id = (hc.get("spec") or {}).get("infraID")
             secret_name = hc["status"]["kubeconfig"]["name"]
             kubeconfig_text = self.kube.read_secret_key(ns, secret_name, "kubeconfig")
@@ -241,7 +241,7 @@ class HypershiftPlatform:
 
             hc = self.kube.wait_for("hostedclusters", complete, deadline=deadline, namespace=ns,
                                     field_selector=f"metadata.name={name}", what=f"{name} install complete")
-            timings["install_completed"] = hc["status"]["version"]["history"][0]["completionTime"]
+            timings["install_completed"] = normalize_time(hc["status"]["version"]["history"][0]["completionTime"])
             timings["version"] = hc["status"]["version"]["history"][0].get("version") or ""
             timings["ready"] = _latest([timings["control_plane_available"], timings["nodepools_ready"],
                                         timings["workers_ready"], timings["install_completed"]])

@@ -10,7 +10,7 @@ import pytest
 
 from .options import get_settings
 from .rundir import RunDir, isotime, write_json
-from .session import CONTEXT_KEY, CONTROLLER_KEY, is_active, is_worker
+from .session import CONTEXT_KEY, CONTROLLER_KEY, SELECTED_KEY, is_active, is_worker
 
 RESULTS_KEY = pytest.StashKey[dict]()
 SUMMARY_KEY = pytest.StashKey[dict]()
@@ -95,7 +95,7 @@ def build_summary(config: pytest.Config) -> dict:
     return {
         "uuid": s.uuid, "cluster_name_seed": s.cluster_name_seed, "name_prefix": ctx.name_prefix,
         "run_part": ctx.run_part, "path": ctx.path, "platform": platform, "finished": isotime(),
-        "requested": s.cluster_count, "workers": s.workers, "keep_clusters": s.keep_clusters,
+        "requested": config.stash.get(SELECTED_KEY, s.cluster_count), "workers": s.workers, "keep_clusters": s.keep_clusters,
         "batch": {"size": s.batch_size, "delay_between_batch": s.delay_between_batch},
         "counts": counts, "clusters": clusters,
         "pending_deletion": [c["name"] for c in clusters if c.get("final") == "pending_deletion"],

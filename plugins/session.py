@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import string
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ log = logging.getLogger("hcp.session")
 ACTIVE_KEY = pytest.StashKey[bool]()
 CONTEXT_KEY = pytest.StashKey["RunContext"]()
 CONTROLLER_KEY = pytest.StashKey["Controller"]()
+SELECTED_KEY = pytest.StashKey[int]()
 SCALE_DIR = "tests_scale"
 
 
@@ -175,7 +177,32 @@ class Controller:
             self.context = None
 
 
+def count_cluster_ids(config: pytest.Config, nodeids) -> int:
+    pattern = re.compile(r"\[" + re.escape(get_settings(config).name_prefix) + r"-\d{4}\]$")
+    return sum(1 for nodeid in nodeids if pattern.search(nodeid))
+
+
+def set_selected(config: pytest.Config, count: int) -> None:
+    """Record how many cluster tests this run will execute (after -k, --lf, deselection)."""
+    config.stash[SELECTED_KEY] = count
+    controller = config.stash.get(CONTROLLER_KEY, None)
+    if controller is not None and controller.watcher is not None:
+        controller.watcher.requested = count
+
+
 # ------------------------------------------------------------------- hooks
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not is_worker(session.config) and is_active(session.config):
+        set_selected(session.config, count_cluster_ids(session.config, [i.nodeid for i in session.items]))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids) -> None:
+    if is_active(node.config) and SELECTED_KEY not in node.config.stash:
+        set_selected(node.config, count_cluster_ids(node.config, ids))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     activate(config)
 

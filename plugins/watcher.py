@@ -83,11 +83,13 @@ class Watcher:
                 try:
                     # Short deadlines: the loop checks the stop event between watch chunks.
                     kube.wait_for("hostedclusters", update, deadline=time.monotonic() + 30,
-                                  namespace=self.namespace, label_selector=self.selector, what="run clusters")
+                                  namespace=self.namespace, label_selector=self.selector, what="run clusters",
+                                  stop=self.stopping)
                 except WaitTimeout:
                     continue
                 except Exception as exc:  # never let the watcher take the run down
-                    log.warning("watcher: %s", exc)
+                    if not self.stopping.is_set():
+                        log.warning("watcher: %s", exc)
                     self.stopping.wait(min(self.delay, 10))
         finally:
             kube.close()
