@@ -223,7 +223,7 @@ OPTIONS: tuple[Option, ...] = (
            parse_text, None, metavar="IMAGE"),
     Option("--sim-dir", "Use the simulated management cluster already served from DIR (python -m sim serve --dir "
            "DIR) instead of starting one for the run.", parse_path, None, metavar="DIR"),
-    Option("--sim-speed", "Simulated seconds per real second in the simulated world.", parse_positive_float, 200.0,
+    Option("--sim-speed", "Simulated seconds per real second in the simulated world.", parse_positive_float, 300.0,
            metavar="X"),
     Option("--sim-seed", "Seed of the simulated world's randomness (durations, --sim-failure-rate).",
            lambda n, r: parse_int(n, r, 0), 0, metavar="N"),
