@@ -24,7 +24,7 @@ import pytest
 ENV_PREFIX = "HCP_SCALE_"
 KEEP_POLICIES = ("on-failure", "always", "never")
 PLATFORMS = ("sim", "hypershift", "rosa")
-AVAILABLE_PLATFORMS = ("sim",)
+AVAILABLE_PLATFORMS = ("sim", "hypershift")
 MAX_CLUSTERS = 9999  # the index is zero-padded to four digits in ids and names
 SEED_MAX = 6
 
@@ -163,6 +163,43 @@ def parse_bool(name: str, raw: str) -> bool:
     raise pytest.UsageError(f"{name}: expected true or false, got {raw!r}")
 
 
+def parse_existing_file(name: str, raw: str) -> str:
+    path = parse_path(name, raw)
+    if not os.path.isfile(path):
+        raise pytest.UsageError(f"{name} {raw}: no such file")
+    if not os.access(path, os.R_OK):
+        raise pytest.UsageError(f"{name} {raw}: not readable")
+    return path
+
+
+OCM_ALIASES = {"production": "https://api.openshift.com", "prod": "https://api.openshift.com",
+               "prd": "https://api.openshift.com", "staging": "https://api.stage.openshift.com",
+               "stage": "https://api.stage.openshift.com", "stg": "https://api.stage.openshift.com",
+               "integration": "https://api.integration.openshift.com", "int": "https://api.integration.openshift.com"}
+
+
+def parse_ocm_url(name: str, raw: str) -> str:
+    value = str(raw).strip()
+    value = OCM_ALIASES.get(value.lower(), value)
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise pytest.UsageError(f"{name}: expected a URL or one of production, staging, integration, got {raw!r}")
+    return value.rstrip("/")
+
+
+def parse_ocp_version(name: str, raw: str) -> str:
+    value = str(raw).strip().lstrip("v")
+    if not re.fullmatch(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?", value):
+        raise pytest.UsageError(f"{name}: expected a version like 4.17.3, got {raw!r}")
+    return value
+
+
+def parse_dns_label(name: str, raw: str) -> str:
+    value = str(raw).strip()
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
+        raise pytest.UsageError(f"{name}: use lowercase letters, digits and '-' (a DNS label), got {raw!r}")
+    return value
+
+
 # ------------------------------------------------------------------ the table
 @dataclass(frozen=True)
 class Option:
@@ -173,6 +210,8 @@ class Option:
     is_flag: bool = False  # store_true on the command line
     metavar: str | None = None
     env: bool = True
+    envname: str | None = None   # an established variable name (OCM_TOKEN) instead of HCP_SCALE_<DEST>
+    secret: bool = False          # never shown, logged or put on a child's argv
 
     @property
     def dest(self) -> str:
@@ -184,7 +223,7 @@ class Option:
 
     @property
     def envvar(self) -> str:
-        return ENV_PREFIX + self.dest.upper()
+        return self.envname or ENV_PREFIX + self.dest.upper()
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -235,7 +274,84 @@ OPTIONS: tuple[Option, ...] = (
            parse_index_list, "", metavar="I[,I...]"),
     Option("--sim-destroy-fail-clusters", "Cluster indices whose deletion never completes in the simulated world.",
            parse_index_list, "", metavar="I[,I...]"),
+    # ---- --platform hypershift: the management cluster, credentials and CLIs
+    Option("--mgmt-kubeconfig", "Kubeconfig of the HyperShift management cluster (--platform hypershift).",
+           parse_existing_file, None, metavar="PATH"),
+    Option("--mgmt-cluster", "Name or ID of the management cluster, looked up through OCM (base domain, region, "
+           "kubeconfig).", parse_text, None, metavar="NAME_OR_ID"),
+    Option("--ocm-url", "OCM API URL or alias (production, staging, integration).", parse_ocm_url,
+           "https://api.stage.openshift.com", metavar="URL"),
+    Option("--ocm-token-url", "OCM single sign-on token URL used to refresh --ocm-token.", parse_text,
+           "https://sso.redhat.com/auth/realms/redhat-external/protocol/openid-connect/token", metavar="URL"),
+    Option("--ocm-token", "OCM offline token; never put on a command line or in a log (prefer the environment).",
+           parse_text, None, metavar="TOKEN", envname="OCM_TOKEN", secret=True),
+    Option("--ocm-cli", "Path of the ocm binary (default: download the release named by --ocm-cli-version).",
+           parse_path, None, metavar="PATH"),
+    Option("--ocm-cli-version", "ocm release to download when --ocm-cli is not given (latest, or e.g. 1.0.15).",
+           parse_text, "latest", metavar="VERSION"),
+    Option("--hypershift-cli", "Path of the hypershift binary (default: build it from --hypershift-cli-version, "
+           "or extract it from --hypershift-image).", parse_path, None, metavar="PATH"),
+    Option("--hypershift-cli-version", "Git ref (branch, tag or commit) to build the hypershift CLI from.",
+           parse_text, "main", metavar="REF"),
+    Option("--hypershift-image", "HyperShift operator image to extract the hypershift CLI from (oc image extract).",
+           parse_text, None, metavar="IMAGE"),
+    Option("--hypershift-repo", "Git repository the hypershift CLI is built from.", parse_text,
+           "https://github.com/openshift/hypershift", metavar="URL"),
+    Option("--github-api-url", "GitHub API base URL used to find CLI releases.", parse_text,
+           "https://api.github.com", metavar="URL"),
+    Option("--pull-secret-file", "OCP pull secret (JSON) for the hosted clusters.", parse_existing_file, None,
+           metavar="PATH"),
+    Option("--aws-account-file", "AWS shared credentials file; the profile used needs aws_access_key_id and "
+           "aws_secret_access_key.", parse_existing_file, None, metavar="PATH"),
+    Option("--aws-profile", "Profile of --aws-account-file to use (needed when it has more than one).",
+           parse_text, None, metavar="NAME"),
+    Option("--sts-creds", "AWS STS session credentials (JSON of aws sts get-session-token) for the hypershift CLI; "
+           "needs --role-arn.", parse_existing_file, None, metavar="PATH"),
+    Option("--role-arn", "IAM role the hypershift CLI assumes with --sts-creds.", parse_text, None, metavar="ARN"),
+    Option("--base-domain", "Base domain of the hosted clusters (default: the management cluster's).", parse_text,
+           None, metavar="DOMAIN"),
+    Option("--region", "AWS region of the hosted clusters (default: the management cluster's).", parse_text,
+           None, metavar="REGION"),
+    Option("--ocp-version", "OCP version of the hosted clusters, e.g. 4.17.3 (sets the release image).",
+           parse_ocp_version, None, metavar="X.Y.Z"),
+    Option("--must-gather-all", "Dump every cluster (hypershift dump cluster), not only the failed ones.",
+           parse_bool, False, is_flag=True),
+    Option("--mgmt-must-gather", "Dump the management cluster's HyperShift state into the run directory at the end.",
+           parse_bool, False, is_flag=True),
+    Option("--machinepool-name", "Add a node pool of this name to every cluster after it is ready, and time it.",
+           parse_dns_label, None, metavar="NAME"),
+    Option("--machinepool-labels", "Node labels of the extra node pool (comma list of key=value).",
+           parse_text, "node-role.kubernetes.io/workload=", metavar="K=V[,K=V]"),
+    Option("--machinepool-taints", "Taints of the extra node pool (comma list of key=value:Effect).",
+           parse_text, "role=workload:NoSchedule", metavar="K=V:EFFECT[,...]"),
+    Option("--machinepool-flavour", "Instance type of the extra node pool.", parse_text, "m5.xlarge",
+           metavar="TYPE"),
+    Option("--machinepool-replicas", "Nodes in the extra node pool.", lambda n, r: parse_int(n, r, 0), 2,
+           metavar="N"),
+    Option("--machinepool-wait", "Wait until the extra node pool's nodes are Ready (its readiness is timed).",
+           parse_bool, False, is_flag=True),
+    Option("--machinepool-wait-cycles", "How long to wait for the extra node pool, in 5-second cycles.",
+           lambda n, r: parse_int(n, r, 1), 60, metavar="N"),
+    # ---- accepted now, used by later parts of the harness (Elasticsearch, load)
+    Option("--es-url", "Elasticsearch URL for the timing documents (accepted; uploading is not implemented "
+           "yet: the documents are in each cluster's metadata_*.json).", parse_text, None, metavar="URL",
+           secret=True),
+    Option("--es-index", "Elasticsearch index of the timing documents.", parse_text, "osde2e-install-timings",
+           metavar="INDEX"),
+    Option("--es-insecure", "Do not verify Elasticsearch's TLS certificate.", parse_bool, False, is_flag=True),
+    Option("--es-index-retry", "Attempts to index a document.", lambda n, r: parse_int(n, r, 1), 5, metavar="N"),
+    Option("--add-cluster-load", "Run kube-burner on every ready cluster (accepted; not implemented yet).",
+           parse_bool, False, is_flag=True),
+    Option("--cluster-load-duration", "Churn duration of the load (kube-burner --churn-duration).",
+           parse_text, "4h", metavar="DURATION"),
+    Option("--cluster-load-jobs-per-worker", "Load iterations per worker node.", lambda n, r: parse_int(n, r, 0),
+           10, metavar="N"),
+    Option("--cluster-load-job-variation", "Random variation of the iterations, in percent (also "
+           "--cluster-load-job-distribution).", lambda n, r: parse_int(n, r, 0, 100), 0, metavar="PERCENT"),
 )
+
+# Old spellings kept working.
+ALIASES = {"--cluster-load-job-distribution": "--cluster-load-job-variation"}
 
 OPTION_BY_DEST = {opt.dest: opt for opt in OPTIONS}
 
@@ -243,14 +359,18 @@ OPTION_BY_DEST = {opt.dest: opt for opt in OPTIONS}
 def addoption(parser: pytest.Parser) -> None:
     """Register every option with the same help on the command line and in the ini file."""
     group = parser.getgroup("hcp-scale", "HyperShift scale harness")
+    aliases: dict[str, list[str]] = {}
+    for old, new in ALIASES.items():
+        aliases.setdefault(new, []).append(old)
     for opt in OPTIONS:
         env_note = f" [env {opt.envvar}]" if opt.env else ""
         text = f"{opt.help}{env_note} [ini {opt.ini}]"
+        names = [opt.flag, *aliases.get(opt.flag, [])]
         if opt.is_flag:
-            group.addoption(opt.flag, action="store_true", default=None, dest=opt.dest, help=text)
+            group.addoption(*names, action="store_true", default=None, dest=opt.dest, help=text)
             parser.addini(opt.ini, opt.help, type="bool", default=False)
         else:
-            group.addoption(opt.flag, action="store", default=None, dest=opt.dest, metavar=opt.metavar, help=text)
+            group.addoption(*names, action="store", default=None, dest=opt.dest, metavar=opt.metavar, help=text)
             parser.addini(opt.ini, opt.help, type="string", default=None)
 
 
@@ -296,15 +416,68 @@ class Settings:
     sim_failure_rate: float
     sim_stuck_clusters: list[int]
     sim_destroy_fail_clusters: list[int]
+    mgmt_kubeconfig: str | None = None
+    mgmt_cluster: str | None = None
+    ocm_url: str = "https://api.stage.openshift.com"
+    ocm_token_url: str = ""
+    ocm_token: str | None = None
+    ocm_cli: str | None = None
+    ocm_cli_version: str = "latest"
+    hypershift_cli: str | None = None
+    hypershift_cli_version: str = "main"
+    hypershift_image: str | None = None
+    hypershift_repo: str = "https://github.com/openshift/hypershift"
+    github_api_url: str = "https://api.github.com"
+    pull_secret_file: str | None = None
+    aws_account_file: str | None = None
+    aws_profile: str | None = None
+    sts_creds: str | None = None
+    role_arn: str | None = None
+    base_domain: str | None = None
+    region: str | None = None
+    ocp_version: str | None = None
+    must_gather_all: bool = False
+    mgmt_must_gather: bool = False
+    machinepool_name: str | None = None
+    machinepool_labels: str = ""
+    machinepool_taints: str = ""
+    machinepool_flavour: str = "m5.xlarge"
+    machinepool_replicas: int = 2
+    machinepool_wait: bool = False
+    machinepool_wait_cycles: int = 60
+    es_url: str | None = None
+    es_index: str = "osde2e-install-timings"
+    es_insecure: bool = False
+    es_index_retry: int = 5
+    add_cluster_load: bool = False
+    cluster_load_duration: str = "4h"
+    cluster_load_jobs_per_worker: int = 10
+    cluster_load_job_variation: int = 0
     uuid_generated: bool = False
     warnings: list[str] = field(default_factory=list)
+
+    def secrets(self) -> list[str]:
+        """Values that must never be shown, logged or passed on a command line."""
+        return [getattr(self, opt.dest) for opt in OPTIONS if opt.secret and getattr(self, opt.dest)]
+
+    def release(self, platform_default: str) -> str:
+        if self.release_image:
+            return self.release_image
+        if self.ocp_version:
+            return f"quay.io/openshift-release-dev/ocp-release:{self.ocp_version}-x86_64"
+        return platform_default
 
     def workers_for(self, index: int) -> int:
         """Node-pool replicas of cluster ``index`` (1-based), round-robin over the list."""
         return self.workers[(index - 1) % len(self.workers)]
 
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+    def to_json(self, include_secrets: bool = False) -> dict:
+        data = dataclasses.asdict(self)
+        if not include_secrets:
+            for opt in OPTIONS:
+                if opt.secret and data.get(opt.dest):
+                    data[opt.dest] = None
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Settings":
@@ -363,37 +536,98 @@ def build_settings(config: pytest.Config) -> Settings:
             flag = OPTION_BY_DEST[dest].flag
             raise pytest.UsageError(f"{flag}: cluster index {beyond[0]} is beyond --cluster-count {count}")
 
+    check_platform_options(platform, values, sources, warnings)
+
     generated = values["uuid"] is None
     run_uuid = values["uuid"] or str(uuidlib.uuid4())
-    path = values["path"] or os.path.join("/tmp", run_uuid)
+    known = {f.name for f in dataclasses.fields(Settings)}
+    kwargs = {dest: value for dest, value in values.items() if dest in known}
+    kwargs.update(platform=platform, name_prefix=prefix, keep_clusters=keep, uuid=run_uuid,
+                  path=values["path"] or os.path.join("/tmp", run_uuid), cleanup=bool(values["cleanup"]),
+                  uuid_generated=generated, warnings=warnings)
+    return Settings(**kwargs)
 
-    return Settings(
-        platform=platform,
-        cluster_name_seed=seed,
-        name_prefix=prefix,
-        cluster_count=count,
-        workers=values["workers"],
-        batch_size=values["batch_size"],
-        delay_between_batch=values["delay_between_batch"],
-        watcher_delay=values["watcher_delay"],
-        install_timeout=values["install_timeout"],
-        destroy_timeout=values["destroy_timeout"],
-        uuid=run_uuid,
-        path=path,
-        cleanup=bool(values["cleanup"]),
-        keep_clusters=keep,
-        wildcard_options=values["wildcard_options"],
-        release_image=values["release_image"],
-        sim_dir=values["sim_dir"],
-        sim_speed=values["sim_speed"],
-        sim_seed=values["sim_seed"],
-        sim_fail_clusters=values["sim_fail_clusters"],
-        sim_failure_rate=values["sim_failure_rate"],
-        sim_stuck_clusters=values["sim_stuck_clusters"],
-        sim_destroy_fail_clusters=values["sim_destroy_fail_clusters"],
-        uuid_generated=generated,
-        warnings=warnings,
-    )
+
+# Options that only mean something on one platform.
+PLATFORM_ONLY = {
+    "hypershift": ("mgmt_kubeconfig", "mgmt_cluster", "ocm_token", "ocm_cli", "hypershift_cli", "hypershift_image",
+                   "pull_secret_file", "aws_account_file", "aws_profile", "sts_creds", "role_arn", "must_gather_all",
+                   "mgmt_must_gather", "machinepool_name"),
+}
+INERT = ("es_url", "add_cluster_load")
+
+
+def check_platform_options(platform: str, values: dict, sources: dict, warnings: list[str]) -> None:
+    """Cross-check options against the platform; raise UsageError naming what is wrong."""
+    given = {dest for dest, source in sources.items() if source != "default"}
+    for owner, dests in PLATFORM_ONLY.items():
+        if owner == platform:
+            continue
+        for dest in dests:
+            if dest in given:
+                raise pytest.UsageError(f"{OPTION_BY_DEST[dest].flag} applies to --platform {owner}, not {platform}")
+    if values["release_image"] and values["ocp_version"]:
+        raise pytest.UsageError("--release-image and --ocp-version both choose the release; give one")
+    if values["sts_creds"] and not values["role_arn"]:
+        raise pytest.UsageError("--sts-creds needs --role-arn (the role the hypershift CLI assumes)")
+    for dest in INERT:
+        if values.get(dest):
+            warnings.append(f"{OPTION_BY_DEST[dest].flag} is accepted but not implemented yet")
+    if sources.get("ocm_token") == "cli":
+        warnings.append("--ocm-token on the command line is visible to other users of this machine; "
+                        "prefer the OCM_TOKEN environment variable")
+    if platform != "hypershift":
+        return
+    if not values["mgmt_kubeconfig"] and not values["mgmt_cluster"]:
+        raise pytest.UsageError("--platform hypershift needs --mgmt-kubeconfig or --mgmt-cluster")
+    if values["mgmt_cluster"] and not values["mgmt_kubeconfig"] and not values["ocm_token"]:
+        raise pytest.UsageError("--mgmt-cluster is looked up through OCM: give --ocm-token or set OCM_TOKEN")
+    if not values["pull_secret_file"]:
+        raise pytest.UsageError("--platform hypershift needs --pull-secret-file")
+    check_pull_secret(values["pull_secret_file"])
+    if not values["aws_account_file"] and not values["role_arn"]:
+        raise pytest.UsageError("--platform hypershift needs AWS credentials: --aws-account-file, or --sts-creds "
+                                "with --role-arn")
+    if values["aws_account_file"]:
+        aws_profile(values["aws_account_file"], values["aws_profile"])
+
+
+def check_pull_secret(path: str) -> None:
+    import json
+
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise pytest.UsageError(f"--pull-secret-file {path}: not valid JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("auths"), dict):
+        raise pytest.UsageError(f"--pull-secret-file {path}: expected a JSON object with \"auths\"")
+
+
+def aws_profile(path: str, profile: str | None) -> tuple[str, str, str]:
+    """Return (profile, access key id, secret key) from an AWS credentials file, or raise UsageError."""
+    import configparser
+
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path)
+    except configparser.Error as exc:
+        raise pytest.UsageError(f"--aws-account-file {path}: not an AWS credentials file "
+                                f"({type(exc).__name__})") from None
+    sections = parser.sections()
+    if not sections:
+        raise pytest.UsageError(f"--aws-account-file {path}: no profile in it")
+    if profile is None:
+        if len(sections) > 1:
+            raise pytest.UsageError(f"--aws-account-file {path} has {len(sections)} profiles "
+                                    f"({', '.join(sections)}): choose one with --aws-profile")
+        profile = sections[0]
+    elif profile not in sections:
+        raise pytest.UsageError(f"--aws-profile {profile}: not in {path} (it has {', '.join(sections)})")
+    missing = [key for key in ("aws_access_key_id", "aws_secret_access_key") if not parser[profile].get(key)]
+    if missing:
+        raise pytest.UsageError(f"--aws-account-file {path}: profile {profile} lacks {' and '.join(missing)}")
+    return profile, parser[profile]["aws_access_key_id"], parser[profile]["aws_secret_access_key"]
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()

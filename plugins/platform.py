@@ -151,6 +151,17 @@ class HypershiftPlatform:
                            secrets=self.secrets())
 
     # ------------------------------------------------------------ lifecycle
+    def credential_args(self) -> list[str]:
+        """AWS credentials as the hypershift CLI takes them: STS + role when given, else a credentials file."""
+        if self.d.get("role_arn"):
+            args = ["--role-arn", self.d["role_arn"]]
+            if self.d.get("sts_creds"):
+                args += ["--sts-creds", self.d["sts_creds"]]
+            return args
+        if self.d.get("aws_creds"):
+            return ["--aws-creds", self.d["aws_creds"]]
+        return []
+
     def create_args(self, spec: ClusterSpec, settings) -> list[str]:
         args = ["create", "cluster", "aws",
                 "--name", spec.name,
@@ -158,11 +169,17 @@ class HypershiftPlatform:
                 "--base-domain", self.d["base_domain"],
                 "--region", self.d["region"],
                 "--pull-secret", self.d["pull_secret"],
-                "--node-pool-replicas", str(spec.workers),
-                "--release-image", settings.release_image or self.d["release_image"],
-                "--labels", f"{RUN_LABEL}={settings.uuid}",
-                "--labels", f"{INDEX_LABEL}={spec.index}",
-                "--additional-tags", f"run-uuid={settings.uuid}"]
+                "--node-pool-replicas", str(spec.workers)]
+        release = settings.release(self.d.get("release_image") or "")
+        if release:
+            args += ["--release-image", release]
+        tags = [f"run-uuid={settings.uuid}"]
+        if self.d.get("mgmt_name"):
+            tags.insert(0, f"mgmt-cluster={self.d['mgmt_name']}")
+        args += ["--labels", f"{RUN_LABEL}={settings.uuid}",
+                 "--labels", f"{INDEX_LABEL}={spec.index}",
+                 "--additional-tags", ",".join(tags)]
+        args += self.credential_args()
         return args + list(settings.wildcard_options)
 
     def create(self, spec: ClusterSpec, settings, folder: Path, timeout: float) -> process.Result:
@@ -259,7 +276,7 @@ class HypershiftPlatform:
         hc = self.kube.get_hosted_cluster(self.namespace, spec.name)
         args = ["destroy", "cluster", "aws", "--name", spec.name, "--namespace", self.namespace,
                 "--cluster-grace-period", f"{int(settings.destroy_timeout)}s",
-                "--region", self.d["region"], "--base-domain", self.d["base_domain"]]
+                "--region", self.d["region"], "--base-domain", self.d["base_domain"], *self.credential_args()]
         infra_id = ((hc or {}).get("spec") or {}).get("infraID")
         if infra_id:
             args += ["--infra-id", infra_id]

@@ -31,6 +31,7 @@ class Result:
     ended: float
     timed_out: bool
     log_path: Path | None
+    stdout: str | None = None  # only with capture=True: kept in memory, never logged
 
     @property
     def duration(self) -> float:
@@ -68,8 +69,13 @@ class CommandTimeout(Exception):
 
 def run(argv: Sequence[str], *, log_path: Path | None = None, timeout: float | None = None,
         env: Mapping[str, str] | None = None, secrets: Iterable[str] = (), cwd: str | os.PathLike | None = None,
-        grace: float = INTERRUPT_GRACE) -> Result:
-    """Run ``argv`` to completion (or until ``timeout``) with output appended to ``log_path``."""
+        grace: float = INTERRUPT_GRACE, capture: bool = False) -> Result:
+    """Run ``argv`` to completion (or until ``timeout``) with output appended to ``log_path``.
+
+    With ``capture`` the child's stdout is returned in ``Result.stdout`` instead of
+    going to the log (for output that may hold credentials, such as a kubeconfig);
+    stderr still goes to the log.
+    """
     argv = [str(a) for a in argv]
     secrets = [s for s in secrets if s]
     shown = render(argv, secrets)
@@ -82,11 +88,16 @@ def run(argv: Sequence[str], *, log_path: Path | None = None, timeout: float | N
         out.flush()
     timed_out = False
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=child_env, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if capture else out,
+                                stderr=out if capture else subprocess.STDOUT, env=child_env, cwd=cwd,
+                                start_new_session=True)
+        captured = None
         try:
             try:
-                proc.wait(timeout=timeout)
+                if capture:
+                    captured, _ = proc.communicate(timeout=timeout)
+                else:
+                    proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 log.warning("timeout after %.0fs: %s", timeout, shown)
@@ -100,7 +111,8 @@ def run(argv: Sequence[str], *, log_path: Path | None = None, timeout: float | N
             out.close()
     ended = time.time()
     result = Result(argv=shlex.split(shown), returncode=None if timed_out else proc.returncode,
-                    started=started, ended=ended, timed_out=timed_out, log_path=log_path)
+                    started=started, ended=ended, timed_out=timed_out, log_path=log_path,
+                    stdout=captured.decode(errors="replace") if captured is not None else None)
     log.info("exit %s after %.1fs: %s", "timeout" if timed_out else proc.returncode, result.duration, argv[0])
     return result
 

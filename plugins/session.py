@@ -24,7 +24,7 @@ import pytest
 from .options import Settings, get_settings
 from .pacing import PacerService
 from .platform import SimWorld, open_platform
-from .rundir import RunDir
+from .rundir import RunDir, write_json
 from .watcher import Watcher
 
 log = logging.getLogger("hcp.session")
@@ -112,6 +112,43 @@ def new_run_part(taken_prefixes: set[str], name_prefix: str, rng: random.Random)
     raise pytest.UsageError("could not find an unused cluster name prefix")
 
 
+def hypershift_descriptor(s: Settings, run_path: Path) -> dict:
+    """Find and check the management cluster and credentials of ``--platform hypershift``."""
+    from . import mgmt
+
+    ocm_cli = None
+    if s.mgmt_cluster and s.ocm_token:
+        from .acquire import AcquireError, acquire_ocm, cache_root
+
+        try:
+            tool = acquire_ocm(explicit=s.ocm_cli, version=s.ocm_cli_version, cache=cache_root(),
+                               log_path=run_path / "acquire.log", github_api=s.github_api_url)
+        except AcquireError as exc:
+            raise pytest.UsageError(f"ocm CLI: {exc}") from None
+        ocm_cli = tool.path
+        write_json(run_path / "cli-ocm.json", tool.to_json())
+    cluster = mgmt.resolve(s, run_path, ocm_cli)
+    aws_creds, aws_secrets = mgmt.write_aws_credentials(s, run_path)
+    return {
+        "kind": "hypershift",
+        "simulated": False,
+        "name": f"management cluster {cluster.name}",
+        "mgmt_name": cluster.name,
+        "mgmt": mgmt.describe(cluster),
+        "kubeconfig": cluster.kubeconfig,
+        "hypershift_cli": s.hypershift_cli,
+        "namespace": "clusters",
+        "base_domain": cluster.base_domain,
+        "region": cluster.region,
+        "release_image": None,
+        "pull_secret": s.pull_secret_file,
+        "aws_creds": str(aws_creds) if aws_creds else None,
+        "sts_creds": s.sts_creds,
+        "role_arn": s.role_arn,
+        "secrets": [*aws_secrets, *s.secrets()],
+    }
+
+
 class Controller:
     """Owns the run's long-lived pieces on the controller."""
 
@@ -133,7 +170,9 @@ class Controller:
                 else:
                     self.world = SimWorld.start(self.rundir.path / "sim", s)
                 descriptor = self.world.descriptor()
-            else:  # pragma: no cover - options reject other platforms for now
+            elif s.platform == "hypershift":
+                descriptor = hypershift_descriptor(s, self.rundir.path)
+            else:  # pragma: no cover - options reject other platforms
                 raise pytest.UsageError(f"--platform {s.platform}: not available yet")
             platform = open_platform(descriptor)
             try:

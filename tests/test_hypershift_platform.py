@@ -1,0 +1,190 @@
+"""--platform hypershift: argv against the real CLI's flag set, preflight checks, and a run on the
+standalone simulated management cluster with its stand-in hypershift CLI."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from plugins.options import Settings
+from plugins.platform import ClusterSpec, HypershiftPlatform
+from tests.test_options import _defaults
+from tests.test_run import ledger, sim_world, summary  # noqa: F401  (sim_world is a fixture)
+
+REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "hypershift-reference.md"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
+AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+
+
+def reference_flags(section: str) -> set[str]:
+    """Flags documented in a section of the reference (e.g. '3.1'), from its tables and text."""
+    text = REFERENCE.read_text()
+    start = text.index(f"### {section} ")
+    end = text.index("\n### ", start + 10)
+    return set(re.findall(r"`(--[a-z][a-z0-9-]*)", text[start:end]))
+
+
+def descriptor(**extra) -> dict:
+    d = {"kind": "hypershift", "kubeconfig": "/run/mgmt_kubeconfig", "hypershift_cli": "/bin/hypershift",
+         "namespace": "clusters", "base_domain": "perf.example.com", "region": "us-east-2",
+         "pull_secret": "/run/pull-secret.json", "mgmt_name": "mgmt-1", "aws_creds": "/run/aws_creds"}
+    d.update(extra)
+    return d
+
+
+def settings(**extra) -> Settings:
+    return Settings(**{**_defaults(), "platform": "hypershift", "uuid": "u-1", **extra})
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="reference not present")
+def test_create_and_destroy_argv_use_only_real_flags(tmp_path):
+    platform = HypershiftPlatform(descriptor())
+    spec = ClusterSpec(index=7, name="perfsc-abc-0007", test_id="t", workers=25)
+    args = platform.create_args(spec, settings(ocp_version="4.17.3",
+                                               wildcard_options=["--network-type", "OVNKubernetes"]))
+    assert args == ["create", "cluster", "aws", "--name", "perfsc-abc-0007", "--namespace", "clusters",
+                    "--base-domain", "perf.example.com", "--region", "us-east-2",
+                    "--pull-secret", "/run/pull-secret.json", "--node-pool-replicas", "25",
+                    "--release-image", "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64",
+                    "--labels", "hcp-scale.io/run=u-1", "--labels", "hcp-scale.io/index=7",
+                    "--additional-tags", "mgmt-cluster=mgmt-1,run-uuid=u-1",
+                    "--aws-creds", "/run/aws_creds", "--network-type", "OVNKubernetes"]
+    allowed = reference_flags("3.1") | reference_flags("3.0")
+    assert {a for a in args if a.startswith("--")} <= allowed
+    sts = HypershiftPlatform(descriptor(aws_creds=None, role_arn="arn:aws:iam::1:role/r", sts_creds="/run/sts.json"))
+    assert sts.credential_args() == ["--role-arn", "arn:aws:iam::1:role/r", "--sts-creds", "/run/sts.json"]
+    assert set(a for a in sts.credential_args() if a.startswith("--")) <= allowed
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="reference not present")
+def test_destroy_and_dump_argv_use_only_real_flags(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("plugins.process.run", lambda argv, **kw: calls.append(list(argv)) or _ok(argv))
+    platform = HypershiftPlatform(descriptor())
+    spec = ClusterSpec(index=1, name="perfsc-abc-0001", test_id="t", workers=3)
+    platform.dump(spec, tmp_path)
+    assert calls[0][1:] == ["dump", "cluster", "--name", "perfsc-abc-0001", "--namespace", "clusters",
+                            "--artifact-dir", str(tmp_path / "dump"), "--dump-guest-cluster"]
+    assert {a for a in calls[0] if a.startswith("--")} <= reference_flags("3.3")
+    destroy_flags = reference_flags("3.2")
+    for flag in ("--name", "--namespace", "--cluster-grace-period", "--region", "--base-domain", "--infra-id",
+                 "--aws-creds", "--role-arn", "--sts-creds"):
+        assert flag in destroy_flags
+
+
+def _ok(argv):
+    from plugins.process import Result
+
+    return Result(argv=list(argv), returncode=0, started=0.0, ended=0.0, timed_out=False, log_path=None)
+
+
+# ------------------------------------------------------------ preflight, bad input
+@pytest.fixture
+def files(scale_project):
+    tmp_path = scale_project.path / "inputs"  # inside the project, so pytest finds its rootdir and ini file
+    tmp_path.mkdir()
+    pull = tmp_path / "pull-secret.txt"
+    pull.write_text(json.dumps({"auths": {"quay.io": {"auth": "c2VjcmV0"}}}))
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[perfci]\naws_access_key_id = {AWS_KEY_ID}\naws_secret_access_key = {AWS_SECRET}\n"
+                     "[other]\naws_access_key_id = X\naws_secret_access_key = Y\n")
+    return {"pull": pull, "creds": creds, "dir": tmp_path}
+
+
+HYPERSHIFT_BAD = [
+    ("two profiles, none chosen", [], "has 2 profiles (perfci, other): choose one with --aws-profile"),
+    ("unknown profile", ["--aws-profile", "nope"], "--aws-profile nope: not in"),
+    ("bad pull secret", ["--aws-profile", "perfci", "BADPULL"], "not valid JSON"),
+    ("no aws credentials", ["NOCREDS"], "needs AWS credentials"),
+    ("sts without role", ["--aws-profile", "perfci", "--sts-creds", "PULL"], "--sts-creds needs --role-arn"),
+]
+
+
+@pytest.mark.parametrize("why, extra, message", HYPERSHIFT_BAD, ids=[b[0] for b in HYPERSHIFT_BAD])
+def test_hypershift_bad_input(scale_project, files, why, extra, message):
+    kubeconfig = files["dir"] / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    args = ["tests_scale", "--platform", "hypershift", "--mgmt-kubeconfig", str(kubeconfig), "--pull-secret-file",
+            str(files["pull"]), "--aws-account-file", str(files["creds"]), "--path", str(files["dir"] / "run")]
+    if "BADPULL" in extra:
+        bad = files["dir"] / "bad.json"
+        bad.write_text("{not json")
+        args[args.index(str(files["pull"]))] = str(bad)
+    if "NOCREDS" in extra:
+        i = args.index("--aws-account-file")
+        del args[i:i + 2]
+    extra = [str(files["pull"]) if e == "PULL" else e for e in extra if e not in ("BADPULL", "NOCREDS")]
+    result = scale_project.runpytest_inprocess(*args, *extra)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_unreachable_or_unauthorised_management_cluster_is_a_usage_error(scale_project, files, sim_world):
+    world = sim_world()
+    base = ["tests_scale", "--platform", "hypershift", "--pull-secret-file", str(files["pull"]), "--aws-account-file",
+            str(files["creds"]), "--aws-profile", "perfci", "--base-domain", "x.example.com", "--region", "us-east-1",
+            "--hypershift-cli", str(world / "bin" / "hypershift")]
+    text = (world / "kubeconfig").read_text()
+    wrong_token = files["dir"] / "wrong-token"
+    wrong_token.write_text(re.sub(r"token: .*", "token: not-the-token", text))
+    result = scale_project.runpytest_subprocess(*base, "--mgmt-kubeconfig", str(wrong_token),
+                                                "--path", str(files["dir"] / "r1"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "refuses these credentials (401" in result.stderr.str()
+    closed = files["dir"] / "closed"
+    closed.write_text(re.sub(r"server: .*", "server: http://127.0.0.1:9", text))
+    result = scale_project.runpytest_subprocess(*base, "--mgmt-kubeconfig", str(closed),
+                                                "--path", str(files["dir"] / "r2"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "cannot reach the management cluster API" in result.stderr.str()
+    result = scale_project.runpytest_subprocess(*base[:-6], "--hypershift-cli", str(world / "bin" / "hypershift"),
+                                                "--mgmt-kubeconfig", str(world / "kubeconfig"),
+                                                "--path", str(files["dir"] / "r3"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--base-domain and --region needed" in result.stderr.str()
+    for run in ("r1", "r2", "r3"):
+        assert not list((files["dir"] / run).glob("perfsc-*")), "no cluster may be created"
+
+
+# ------------------------------------------------------------------ a real run
+def test_wrapper_invocation_runs_on_the_standalone_simulated_cluster(scale_project, files, sim_world):
+    """The old wrapper's example invocation, translated to pytest with --platform hypershift."""
+    world = sim_world("--speed", "3000")
+    path = files["dir"] / "run"
+    result = scale_project.runpytest_subprocess(
+        "tests_scale", "--platform", "hypershift", "--path", str(path),
+        "--cluster-name-seed", "test", "--cluster-count", "3",
+        "--aws-account-file", str(files["creds"]), "--aws-profile", "perfci",
+        "--pull-secret-file", str(world / "pull-secret.json"),
+        "--mgmt-kubeconfig", str(world / "kubeconfig"), "--mgmt-cluster", "mgmt-cluster",
+        "--base-domain", "sim.hypershift.local", "--region", "us-east-1",
+        "--hypershift-cli", str(world / "bin" / "hypershift"),
+        "--workers", "2,1,3", "--es-url", "https://elastic.local", "--es-index", "elastic-index", "--es-insecure",
+        "--log-level", "DEBUG", "--cleanup-clusters", "--wildcard-options", "--network-type OVNKubernetes",
+        "--add-cluster-load", "--cluster-load-jobs-per-worker", "50", "--cluster-load-job-distribution", "5",
+        "--batch-size", "10", "--delay-between-batch", "60", "-n", "2", timeout=300)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["hcp-scale: platform hypershift: management cluster mgmt-cluster*"])
+    data = summary(path)
+    assert data["counts"]["destroyed"] == 3
+    assert sorted(c["workers"] for c in data["clusters"]) == [1, 2, 3]
+    name = data["clusters"][0]["name"]
+    create_log = (path / name / "create.log").read_text()
+    assert f"--aws-creds {path / 'aws_creds'}" in create_log
+    assert "--additional-tags mgmt-cluster=mgmt-cluster,run-uuid=" in create_log
+    assert create_log.splitlines()[0].endswith("--network-type OVNKubernetes")
+    mgmt_doc = json.loads((path / "mgmt_cluster.json").read_text())
+    assert mgmt_doc["mgmt_cluster_name"] == "mgmt-cluster" and mgmt_doc["base_domain"] == "sim.hypershift.local"
+    # credentials: only in the 0600 file the CLI reads, nowhere else
+    creds_file = path / "aws_creds"
+    assert oct(creds_file.stat().st_mode & 0o777) == "0o600"
+    assert "[default]" in creds_file.read_text() and AWS_SECRET in creds_file.read_text()
+    for file in path.rglob("*"):
+        if file.is_file() and file != creds_file and file.suffix != ".gz":
+            content = file.read_text(errors="replace")
+            assert AWS_SECRET not in content and AWS_KEY_ID not in content, file
+    assert AWS_SECRET not in result.stdout.str() + result.stderr.str()
