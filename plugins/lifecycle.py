@@ -185,6 +185,9 @@ class Lifecycle:
                 t.update(getattr(exc, "timings", {}))
                 raise
             t.update(reached)
+            if s.machinepool_name:
+                self.phase = "machinepool"
+                t.update(self.platform.add_nodepool(spec, s, self.folder))
             self.phase = "ready"
             self._ledger(ledger.READY)
         except BaseException as exc:
@@ -222,7 +225,7 @@ class Lifecycle:
         teardown_error = None
         try:
             if self.maybe_created:
-                if failed:
+                if failed or s.must_gather_all:
                     self._dump()
                 keep = s.keep_clusters == "always" or (s.keep_clusters == "on-failure" and failed)
                 if keep:

@@ -200,6 +200,35 @@ def parse_dns_label(name: str, raw: str) -> str:
     return value
 
 
+def parse_labels(name: str, raw: str) -> dict[str, str]:
+    """``k=v,k2=v2`` (a value may be empty) into a dict."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in str(raw).split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not re.fullmatch(r"([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", key):
+            raise pytest.UsageError(f"{name}: {part!r} is not key=value with a valid label key")
+        out[key] = value
+    return out
+
+
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def parse_taints(name: str, raw: str) -> list[dict]:
+    """``key=value:Effect,...`` into NodePool taints."""
+    out = []
+    for part in filter(None, (p.strip() for p in str(raw).split(","))):
+        match = re.fullmatch(r"([^=:\s]+)(?:=([^:\s]*))?:(\w+)", part)
+        if not match or match.group(3) not in TAINT_EFFECTS:
+            raise pytest.UsageError(f"{name}: {part!r} is not key=value:Effect with Effect one of "
+                                    f"{', '.join(TAINT_EFFECTS)}")
+        taint = {"key": match.group(1), "effect": match.group(3)}
+        if match.group(2):
+            taint["value"] = match.group(2)
+        out.append(taint)
+    return out
+
+
 # ------------------------------------------------------------------ the table
 @dataclass(frozen=True)
 class Option:
@@ -321,9 +350,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--machinepool-name", "Add a node pool of this name to every cluster after it is ready, and time it.",
            parse_dns_label, None, metavar="NAME"),
     Option("--machinepool-labels", "Node labels of the extra node pool (comma list of key=value).",
-           parse_text, "node-role.kubernetes.io/workload=", metavar="K=V[,K=V]"),
+           parse_labels, "node-role.kubernetes.io/workload=", metavar="K=V[,K=V]"),
     Option("--machinepool-taints", "Taints of the extra node pool (comma list of key=value:Effect).",
-           parse_text, "role=workload:NoSchedule", metavar="K=V:EFFECT[,...]"),
+           parse_taints, "role=workload:NoSchedule", metavar="K=V:EFFECT[,...]"),
     Option("--machinepool-flavour", "Instance type of the extra node pool.", parse_text, "m5.xlarge",
            metavar="TYPE"),
     Option("--machinepool-replicas", "Nodes in the extra node pool.", lambda n, r: parse_int(n, r, 0), 2,
@@ -439,8 +468,8 @@ class Settings:
     must_gather_all: bool = False
     mgmt_must_gather: bool = False
     machinepool_name: str | None = None
-    machinepool_labels: str = ""
-    machinepool_taints: str = ""
+    machinepool_labels: dict = field(default_factory=dict)
+    machinepool_taints: list = field(default_factory=list)
     machinepool_flavour: str = "m5.xlarge"
     machinepool_replicas: int = 2
     machinepool_wait: bool = False

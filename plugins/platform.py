@@ -23,7 +23,7 @@ import pytest
 
 from . import process
 from .kube import Kube, WaitTimeout, condition, condition_true, format_time, normalize_time, parse_time
-from .rundir import isotime, write_private
+from .rundir import isotime, write_json, write_private
 
 log = logging.getLogger("hcp.platform")
 
@@ -301,6 +301,46 @@ class HypershiftPlatform:
             thread.join(1.0)
         return result, seen.get("gone")
 
+    def add_nodepool(self, spec: ClusterSpec, settings, folder: Path) -> dict:
+        """Create the extra node pool (--machinepool-*) and, with --machinepool-wait, time it until Ready."""
+        name = f"{spec.name}-{settings.machinepool_name}"
+        timings = {"machinepool": name, "machinepool_requested": isotime()}
+        result = self._cli(["create", "nodepool", "aws", "--cluster-name", spec.name, "--name", name,
+                            "--namespace", self.namespace, "--replicas", str(settings.machinepool_replicas),
+                            "--instance-type", settings.machinepool_flavour],
+                           folder / "machinepool.log", timeout=600)
+        timings["machinepool_cli_s"] = round(result.duration, 3)
+        if not result.ok:
+            raise ClusterFailed(f"create nodepool {name} failed: {result.tail(1)}")
+        # The CLI has no flags for node labels and taints: set them before any node joins.
+        self.kube.custom.patch_namespaced_custom_object(
+            "hypershift.openshift.io", "v1beta1", self.namespace, "nodepools", name,
+            {"spec": {"nodeLabels": settings.machinepool_labels, "taints": settings.machinepool_taints}})
+        if not settings.machinepool_wait:
+            return timings
+        deadline = time.monotonic() + 5 * settings.machinepool_wait_cycles
+        try:
+            pool = self.kube.wait_for("nodepools", lambda objs: objs.get(name) if name in objs and nodepool_ready(
+                objs[name]) else None, deadline=deadline, namespace=self.namespace,
+                field_selector=f"metadata.name={name}", what=f"node pool {name} ready")
+            timings["machinepool_created"] = normalize_time(pool["metadata"].get("creationTimestamp"))
+            timings["machinepool_ready"] = normalize_time(condition(pool, "Ready").get("lastTransitionTime"))
+            def pool_nodes(objs):
+                ready = [n for n in objs.values() if node_ready_time(n)]
+                return ready if len(ready) >= settings.machinepool_replicas else None
+
+            guest = Kube.from_kubeconfig(str(folder / "kubeconfig"))
+            try:
+                nodes = guest.wait_for("nodes", pool_nodes, deadline=deadline, label_selector=f"{NODEPOOL_LABEL}={name}",
+                                       what=f"node pool {name} nodes Ready")
+            finally:
+                guest.close()
+            timings["machinepool_nodes_ready"] = _latest(node_ready_time(n) for n in nodes)
+        except WaitTimeout as exc:
+            raise ClusterFailed(f"node pool {name} not ready after {settings.machinepool_wait_cycles} cycles of 5s") \
+                from exc
+        return timings
+
     def dump(self, spec: ClusterSpec, folder: Path) -> process.Result:
         target = folder / "dump"
         target.mkdir(exist_ok=True)
@@ -323,6 +363,25 @@ class HypershiftPlatform:
         listing = self.kube.custom.list_namespaced_custom_object(
             "hypershift.openshift.io", "v1beta1", self.namespace, "hostedclusters", **kwargs)
         return [item["metadata"]["name"] for item in listing.get("items") or []]
+
+
+    def gather(self, target: Path) -> list[Path]:
+        """Dump the management cluster's HyperShift objects through the API (``--mgmt-must-gather``)."""
+        import yaml
+
+        target.mkdir(parents=True, exist_ok=True)
+        written = []
+        for plural in ("hostedclusters", "nodepools"):
+            listing = self.kube.custom.list_namespaced_custom_object(
+                "hypershift.openshift.io", "v1beta1", self.namespace, plural)
+            path = target / f"{self.namespace}-{plural}.yaml"
+            path.write_text(yaml.safe_dump_all(listing.get("items") or [], sort_keys=False))
+            written.append(path)
+        config_maps = self.kube.as_dict(self.kube.core.list_namespaced_config_map("hypershift"))
+        path = target / "hypershift-configmaps.yaml"
+        path.write_text(yaml.safe_dump_all(config_maps.get("items") or [], sort_keys=False))
+        written.append(path)
+        return written
 
 
 def open_platform(descriptor: dict) -> HypershiftPlatform:

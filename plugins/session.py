@@ -263,10 +263,20 @@ def pytest_configure_node(node) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     controller = session.config.stash.get(CONTROLLER_KEY, None)
-    if controller is not None and controller.watcher is not None:
+    if controller is None:
+        return
+    if controller.watcher is not None:
         controller.watcher.report()
         controller.watcher.stop()
         controller.watcher = None
+    if controller.settings.mgmt_must_gather and controller.context is not None:
+        platform = open_platform(controller.context.platform)
+        try:
+            platform.gather(controller.rundir.path / "mgmt-must-gather")
+        except Exception as exc:  # a failed dump must not hide the run's results
+            log.warning("management cluster dump failed: %s", exc)
+        finally:
+            platform.close()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -188,3 +188,35 @@ def test_wrapper_invocation_runs_on_the_standalone_simulated_cluster(scale_proje
             content = file.read_text(errors="replace")
             assert AWS_SECRET not in content and AWS_KEY_ID not in content, file
     assert AWS_SECRET not in result.stdout.str() + result.stderr.str()
+
+
+def test_machinepool_must_gather_all_and_mgmt_must_gather(scale_project, files, sim_world):
+    world = sim_world("--speed", "3000")
+    path = files["dir"] / "run"
+    result = scale_project.runpytest_subprocess(
+        "tests_scale", "--platform", "hypershift", "--path", str(path), "--cluster-count", "1",
+        "--aws-account-file", str(files["creds"]), "--aws-profile", "perfci",
+        "--pull-secret-file", str(world / "pull-secret.json"), "--mgmt-kubeconfig", str(world / "kubeconfig"),
+        "--base-domain", "sim.hypershift.local", "--region", "us-east-1",
+        "--hypershift-cli", str(world / "bin" / "hypershift"),
+        "--machinepool-name", "infra", "--machinepool-replicas", "2", "--machinepool-wait",
+        "--machinepool-labels", "node-role.kubernetes.io/infra=,team=perf",
+        "--machinepool-taints", "role=infra:NoSchedule", "--must-gather-all", "--mgmt-must-gather",
+        "--keep-clusters", "always", timeout=300)
+    result.assert_outcomes(passed=1)
+    cluster = summary(path)["clusters"][0]
+    t = cluster["timings"]
+    assert t["machinepool"] == f"{cluster['name']}-infra"
+    assert t["machinepool_created"] <= t["machinepool_ready"] and t["machinepool_nodes_ready"]
+    log = (path / cluster["name"] / "machinepool.log").read_text()
+    assert f"create nodepool aws --cluster-name {cluster['name']} --name {cluster['name']}-infra" in log
+    assert "--replicas 2 --instance-type m5.xlarge" in log
+    if REFERENCE.exists():
+        argv = log.splitlines()[0].split(" $ ", 1)[1]
+        assert set(re.findall(r" (--[a-z-]+)", argv)) <= reference_flags("3.4")
+    # passed, but dumped because of --must-gather-all
+    assert (path / cluster["name"] / "dump" / "hypershift-dump.tar.gz").exists()
+    gathered = (path / "mgmt-must-gather" / "clusters-nodepools.yaml").read_text()
+    assert f"name: {cluster['name']}-infra" in gathered and "team: perf" in gathered
+    assert "effect: NoSchedule" in gathered
+
