@@ -70,9 +70,9 @@ def hcp_platform(hcp_run: RunContext):
 
 
 @pytest.fixture(scope="session")
-def cli_binaries(hcp_run: RunContext, hcp_platform: HypershiftPlatform) -> dict:
+def cli_binaries(pytestconfig: pytest.Config, hcp_run: RunContext, hcp_platform: HypershiftPlatform) -> dict:
     """The CLI binaries of the run: acquired and verified once, whichever worker gets there first."""
-    return acquire_clis(Path(hcp_run.path), hcp_platform)
+    return acquire_clis(Path(hcp_run.path), hcp_platform, get_settings(pytestconfig))
 
 
 @pytest.fixture

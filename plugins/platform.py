@@ -348,15 +348,6 @@ class HypershiftPlatform:
                           "--artifact-dir", str(target), "--dump-guest-cluster"],
                          folder / "dump.log", timeout=DUMP_TIMEOUT)
 
-    def cli_version(self, log_path: Path) -> str:
-        result = process.run([self.cli, "version", "--client-only"], log_path=log_path, timeout=60,
-                             env=self.env(), secrets=self.secrets())
-        if not result.ok:
-            raise pytest.UsageError(f"hypershift CLI {self.cli} does not run: {result.tail(2)}")
-        text = log_path.read_text().splitlines()
-        lines = [line for line in text if line.startswith("Client Version")]
-        return lines[-1].split(":", 1)[1].strip() if lines else "unknown"
-
     def list_names(self, label_selector: str | None = None) -> list[str]:
         """Names of the HostedClusters in the namespace (optionally only those matching a selector)."""
         kwargs = {"label_selector": label_selector} if label_selector else {}

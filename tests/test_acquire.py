@@ -1,0 +1,546 @@
+"""Acquiring the CLIs: ocm from a (local, GitHub-shaped) releases API, hypershift from a local git
+repository or a stand-in ``oc image extract``, explicit paths, the cache and the once-per-run record.
+
+Nothing here reaches the internet: the releases API is a threaded HTTP server on 127.0.0.1, the
+upstream repository is a ``git init`` in tmp, and ``oc`` is a script the test writes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from plugins import acquire
+from plugins.acquire import AcquireError, Tool, acquire_hypershift, acquire_ocm, acquire_once, version_key
+
+REPO = "openshift-online/ocm-cli"
+
+
+# ---------------------------------------------------------------- a GitHub-shaped releases API
+def ocm_script(version: str) -> bytes:
+    return (f"#!/bin/sh\n# fake ocm {version}\n"
+            f"case \"$1\" in\n  version) echo {version} ;;\n  *) echo \"unknown command $1\" >&2; exit 1 ;;\nesac\n"
+            ).encode()
+
+
+class FakeGitHub:
+    """Serves /repos/<repo>/releases{,/latest,/tags/<tag>} and /download/<tag>/<asset>, counting hits per path."""
+
+    def __init__(self):
+        self.routes: dict[str, tuple[int, bytes, str]] = {}
+        self.hits: Counter = Counter()
+        self.auth: list[str | None] = []
+        self.fail_next: Counter = Counter()       # path -> how many 503s to answer first
+        self.delay: dict[str, float] = {}         # path -> seconds to wait before answering
+        self.releases: list[dict] = []
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                path = urlsplit(self.path).path
+                with fake.lock:
+                    fake.hits[path] += 1
+                    fake.auth.append(self.headers.get("Authorization"))
+                    fail = fake.fail_next[path] > 0
+                    if fail:
+                        fake.fail_next[path] -= 1
+                if fail:
+                    self._answer(503, b'{"message": "try again"}', "application/json")
+                    return
+                time.sleep(fake.delay.get(path, 0))
+                status, body, ctype = fake.routes.get(path, (404, b'{"message": "Not Found"}', "application/json"))
+                self._answer(status, body, ctype)
+
+            def _answer(self, status, body, ctype):
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+    def api(self, suffix: str) -> str:
+        return f"/repos/{REPO}/{suffix}"
+
+    def asset_path(self, tag: str, name: str) -> str:
+        return f"/download/{tag}/{name}"
+
+    def add_release(self, tag: str, *, prerelease: bool = False, sha_file: str | None = "good",
+                    digest: str | None = None, latest: bool = False) -> bytes:
+        version = tag.lstrip("v")
+        body = ocm_script(version)
+        good = hashlib.sha256(body).hexdigest()
+        assets = []
+        for arch in ("amd64", "arm64"):
+            name = f"ocm-linux-{arch}"
+            self.routes[self.asset_path(tag, name)] = (200, body, "application/octet-stream")
+            asset = {"name": name, "size": len(body), "content_type": "application/octet-stream",
+                     "browser_download_url": self.base + self.asset_path(tag, name),
+                     "url": self.base + f"/api-assets/{tag}/{name}"}
+            if digest == "good":
+                asset["digest"] = f"sha256:{good}"
+            elif digest == "bad":
+                asset["digest"] = "sha256:" + "0" * 64
+            assets.append(asset)
+            if sha_file:
+                hexdigest = good if sha_file == "good" else "f" * 64
+                text = f"{hexdigest}  {name}\n".encode()
+                self.routes[self.asset_path(tag, name + ".sha256")] = (200, text, "text/plain")
+                assets.append({"name": name + ".sha256", "size": len(text), "content_type": "text/plain",
+                               "browser_download_url": self.base + self.asset_path(tag, name + ".sha256")})
+        release = {"tag_name": tag, "name": tag, "prerelease": prerelease, "draft": False,
+                   "published_at": "2026-01-01T00:00:00Z", "assets": assets}
+        self.releases.append(release)
+        self.routes[self.api(f"releases/tags/{tag}")] = (200, json.dumps(release).encode(), "application/json")
+        # GitHub lists releases by creation date, not by version: keep insertion order here.
+        self.routes[self.api("releases")] = (200, json.dumps(self.releases).encode(), "application/json")
+        if latest:
+            self.routes[self.api("releases/latest")] = (200, json.dumps(release).encode(), "application/json")
+        return body
+
+
+@pytest.fixture
+def github(monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setattr(acquire, "RETRY_DELAY", 0.01)
+    fake = FakeGitHub()
+    fake.add_release("v1.0.9")
+    fake.add_release("v1.0.15", latest=True, digest="good")
+    fake.add_release("v1.0.10")
+    fake.add_release("v1.0.16-rc1", prerelease=True)
+    yield fake
+    fake.close()
+
+
+def get_ocm(github: FakeGitHub, tmp_path: Path, version: str | None = None, **kwargs) -> Tool:
+    kwargs.setdefault("cache", tmp_path / "cache")
+    kwargs.setdefault("log_path", tmp_path / "acquire.log")
+    return acquire_ocm(explicit=None, version=version, github_api=github.base, arch="x86_64", timeout=10, **kwargs)
+
+
+def files_under(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
+
+
+# ---------------------------------------------------------------- version ordering
+def test_version_key_orders_numbers_and_prereleases():
+    tags = ["v1.0.9", "1.0.15", "v1.0.10", "v1.0.16-rc1", "v1.0.16", "v1.0.16-rc10", "v1.0.16-rc2", "v1.2",
+            "junk", "v1.1.0-prerelease.1"]
+    assert sorted(tags, key=version_key) == ["junk", "v1.0.9", "v1.0.10", "1.0.15", "v1.0.16-rc1", "v1.0.16-rc2",
+                                             "v1.0.16-rc10", "v1.0.16", "v1.1.0-prerelease.1", "v1.2"]
+    assert version_key("1.2.10") > version_key("1.2.9")
+    assert version_key("v1.3.0-rc1") < version_key("1.3.0")
+
+
+def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("HCP_SCALE_CACHE_DIR", str(tmp_path / "explicit"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert acquire.cache_root() == tmp_path / "explicit"
+    monkeypatch.delenv("HCP_SCALE_CACHE_DIR")
+    assert acquire.cache_root() == tmp_path / "xdg" / "hcp-scale"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert acquire.cache_root() == Path.home() / ".cache" / "hcp-scale"
+
+
+# ---------------------------------------------------------------- ocm from GitHub releases
+def test_latest_release_is_downloaded_verified_and_cached(github, tmp_path):
+    tool = get_ocm(github, tmp_path)
+    path = tmp_path / "cache" / "ocm" / "v1.0.15" / "ocm"
+    assert tool.name == "ocm" and tool.source == "download"
+    assert tool.path == str(path) and tool.version == "1.0.15"
+    assert tool.detail["tag"] == "v1.0.15" and tool.detail["url"].endswith("/download/v1.0.15/ocm-linux-amd64")
+    assert tool.detail["verified_with"] == ["digest", "ocm-linux-amd64.sha256"]
+    assert tool.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755
+    assert subprocess.run([tool.path, "version"], capture_output=True, text=True).stdout.strip() == "1.0.15"
+    record = json.loads((path.parent / "record.json").read_text())
+    assert record["sha256"] == tool.sha256 and record["source"] == "download"
+    assert github.hits[github.api("releases/latest")] == 1
+    assert json.loads(json.dumps(tool.to_json())) == tool.to_json()
+    assert Tool.from_json(tool.to_json()) == tool
+
+
+@pytest.mark.parametrize("version", ["1.0.9", "v1.0.9"])
+def test_pinned_version(github, tmp_path, version):
+    tool = get_ocm(github, tmp_path, version)
+    assert tool.version == "1.0.9" and tool.detail["tag"] == "v1.0.9"
+    assert tool.path == str(tmp_path / "cache" / "ocm" / "v1.0.9" / "ocm")
+    assert github.hits[github.api("releases/tags/v1.0.9")] == 1
+    assert github.hits[github.api("releases/latest")] == 0
+
+
+def test_arch_selects_the_asset(github, tmp_path):
+    tool = acquire_ocm(explicit=None, version="1.0.15", github_api=github.base, arch="aarch64",
+                       cache=tmp_path / "cache", log_path=tmp_path / "log", timeout=10)
+    assert tool.detail["asset"] == "ocm-linux-arm64"
+    with pytest.raises(AcquireError, match=r"no asset ocm-plan9-amd64 \(assets: ocm-linux-amd64, "):
+        acquire_ocm(explicit=None, version="1.0.10", os_name="plan9", arch="x86_64", github_api=github.base,
+                    cache=tmp_path / "cache", log_path=tmp_path / "log", timeout=10)
+
+
+def test_unknown_version_lists_the_newest_tags_in_version_order(github, tmp_path):
+    with pytest.raises(AcquireError) as info:
+        get_ocm(github, tmp_path, "1.0.99")
+    message = str(info.value)
+    assert "1.0.99" in message
+    assert "newest available: v1.0.16-rc1, v1.0.15, v1.0.10, v1.0.9" in message
+    assert files_under(tmp_path / "cache" / "ocm") == []
+    assert not any(path.startswith("/download/") for path in github.hits)     # no silent fallback
+
+
+def test_checksum_file_mismatch_installs_nothing(github, tmp_path):
+    github.add_release("v1.1.0", sha_file="bad")
+    with pytest.raises(AcquireError, match=r"ocm-linux-amd64 of v1.1.0 has sha256 [0-9a-f]{64}, "
+                                           r"but ocm-linux-amd64.sha256 says f{64}"):
+        get_ocm(github, tmp_path, "1.1.0")
+    assert files_under(tmp_path / "cache" / "ocm") == []
+    assert not (tmp_path / "cache" / "ocm" / "v1.1.0").exists()
+
+
+def test_digest_mismatch_installs_nothing(github, tmp_path):
+    github.add_release("v1.1.1", digest="bad")
+    with pytest.raises(AcquireError, match="but the release API says sha256:0000"):
+        get_ocm(github, tmp_path, "1.1.1")
+    assert files_under(tmp_path / "cache" / "ocm") == []
+
+
+def test_second_call_is_served_from_cache_without_downloading(github, tmp_path):
+    first = get_ocm(github, tmp_path, "1.0.10")
+    downloads = sum(n for path, n in github.hits.items() if path.startswith("/download/"))
+    assert downloads == 2          # the binary and its .sha256
+    second = get_ocm(github, tmp_path, "v1.0.10")
+    assert second.source == "cache" and second.path == first.path and second.sha256 == first.sha256
+    assert second.version == "1.0.10" and second.detail["tag"] == "v1.0.10"
+    assert sum(n for path, n in github.hits.items() if path.startswith("/download/")) == downloads
+    assert github.hits[github.api("releases/tags/v1.0.10")] == 1          # a pinned cache hit asks nothing
+    latest = get_ocm(github, tmp_path)
+    again = get_ocm(github, tmp_path, "latest")
+    assert (latest.source, again.source) == ("download", "cache")
+    assert github.hits[github.asset_path("v1.0.15", "ocm-linux-amd64")] == 1
+
+
+def test_corrupt_cached_binary_is_replaced(github, tmp_path):
+    first = get_ocm(github, tmp_path, "1.0.9")
+    Path(first.path).write_bytes(b"#!/bin/sh\necho tampered\n")
+    second = get_ocm(github, tmp_path, "1.0.9")
+    assert second.source == "download" and second.sha256 == first.sha256 and second.version == "1.0.9"
+    assert github.hits[github.asset_path("v1.0.9", "ocm-linux-amd64")] == 2
+    assert "is damaged (its sha256 does not match record.json); replacing it" in (tmp_path / "acquire.log").read_text()
+    (Path(first.path).parent / "record.json").write_text("{not json")
+    assert get_ocm(github, tmp_path, "1.0.9").source == "download"
+
+
+def test_server_errors_are_retried_a_bounded_number_of_times(github, tmp_path):
+    github.fail_next[github.api("releases/latest")] = 2
+    assert get_ocm(github, tmp_path).version == "1.0.15"
+    assert github.hits[github.api("releases/latest")] == 3
+    github.fail_next[github.api("releases/tags/v1.0.9")] = 100
+    with pytest.raises(AcquireError, match=f"failed {acquire.HTTP_ATTEMPTS} times \\(last: HTTP 503\\)"):
+        get_ocm(github, tmp_path, "1.0.9")
+    assert github.hits[github.api("releases/tags/v1.0.9")] == acquire.HTTP_ATTEMPTS
+
+
+def test_github_token_is_sent_as_bearer_and_never_logged(github, tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_not-a-real-token-123")
+    get_ocm(github, tmp_path, "1.0.9")
+    assert "Bearer ghp_not-a-real-token-123" in github.auth
+    assert "ghp_not-a-real-token-123" not in (tmp_path / "acquire.log").read_text()
+
+
+def _ocm_worker(base: str, cache: str, log: str, barrier, results) -> None:
+    barrier.wait(10)
+    try:
+        tool = acquire_ocm(explicit=None, version="1.0.15", github_api=base, arch="x86_64",
+                           cache=Path(cache), log_path=Path(log), timeout=10)
+        results.put(tool.to_json())
+    except Exception as exc:   # reported to the parent, which fails the test
+        results.put({"error": repr(exc)})
+
+
+def test_two_processes_download_exactly_once(github, tmp_path):
+    asset = github.asset_path("v1.0.15", "ocm-linux-amd64")
+    github.delay[asset] = 0.5           # keep the first download in flight while the second arrives
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_ocm_worker, args=(github.base, str(tmp_path / "cache"),
+                                                    str(tmp_path / f"w{i}.log"), barrier, results))
+             for i in range(2)]
+    for proc in procs:
+        proc.start()
+    got = [results.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+        assert proc.exitcode == 0
+    assert all("error" not in g for g in got), got
+    assert sorted(g["source"] for g in got) == ["cache", "download"]
+    assert got[0]["path"] == got[1]["path"] and got[0]["sha256"] == got[1]["sha256"]
+    assert github.hits[asset] == 1
+
+
+# ---------------------------------------------------------------- hypershift built from a local git repository
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_NOSYSTEM": "1"}
+
+GOOD_MAKEFILE = """\
+.PHONY: hypershift
+hypershift:
+\tmkdir -p bin
+\techo "$$(git rev-parse HEAD)" >> {builds}
+\tprintf '#!/bin/sh\\necho "Client Version: openshift/hypershift: %s. Latest supported OCP: 4.17.0"\\n' \
+"$$(git rev-parse HEAD)" > bin/hypershift
+\tchmod +x bin/hypershift
+"""
+
+BROKEN_MAKEFILE = """\
+hypershift:
+\t@echo "compiling ./cmd/cluster"
+\t@echo "cmd/cluster/aws.go:12:2: undefined: compilerExploded" >&2
+\t@exit 2
+"""
+
+
+class Upstream:
+    def __init__(self, path: Path, builds: Path):
+        self.path, self.builds = path, builds
+        path.mkdir()
+        self.git("init", "-q", "-b", "main")
+        self.commit("initial", GOOD_MAKEFILE.format(builds=builds))
+
+    def git(self, *args: str) -> str:
+        env = {**os.environ, **GIT_ENV}
+        return subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
+                              cwd=self.path, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+    def commit(self, message: str, makefile: str | None = None) -> str:
+        if makefile is not None:
+            (self.path / "Makefile").write_text(makefile)
+        (self.path / "CHANGES").open("a").write(message + "\n")
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def built(self) -> list[str]:
+        return self.builds.read_text().split() if self.builds.exists() else []
+
+
+@pytest.fixture
+def upstream(tmp_path):
+    return Upstream(tmp_path / "upstream", tmp_path / "builds.txt")
+
+
+def build(upstream: Upstream, tmp_path: Path, ref: str, cache: str = "cache") -> Tool:
+    return acquire_hypershift(explicit=None, git_ref=ref, repo_url=str(upstream.path), cache=tmp_path / cache,
+                              log_path=tmp_path / "build.log", timeout=60)
+
+
+def leftovers(cache: Path) -> list[str]:
+    return [p.name for p in (cache / "hypershift").iterdir() if p.name.startswith(".")] \
+        if (cache / "hypershift").exists() else []
+
+
+def test_build_from_branch_then_cache(upstream, tmp_path):
+    head = upstream.git("rev-parse", "HEAD")
+    tool = build(upstream, tmp_path, "main")
+    assert tool.source == "build" and tool.name == "hypershift"
+    assert tool.path == str(tmp_path / "cache" / "hypershift" / head / "hypershift")
+    assert tool.version == f"openshift/hypershift: {head}. Latest supported OCP: 4.17.0"
+    assert tool.detail == {"repo": str(upstream.path), "ref": "main", "commit": head}
+    assert stat.S_IMODE(Path(tool.path).stat().st_mode) == 0o755
+    again = build(upstream, tmp_path, "main")
+    assert again.source == "cache" and again.path == tool.path and again.detail["commit"] == head
+    assert upstream.built() == [head]
+    assert leftovers(tmp_path / "cache") == []
+
+
+def test_build_from_tags_and_a_commit(upstream, tmp_path):
+    first = upstream.git("rev-parse", "HEAD")
+    upstream.git("tag", "v0.1.0")                               # lightweight
+    second = upstream.commit("second")
+    upstream.git("tag", "-a", "v0.2.0", "-m", "annotated")      # annotated: resolves to the commit it tags
+    upstream.commit("third")
+    assert build(upstream, tmp_path, "v0.1.0").detail["commit"] == first
+    tagged = build(upstream, tmp_path, "v0.2.0")
+    assert tagged.detail["commit"] == second and second in tagged.version
+    by_commit = build(upstream, tmp_path, first)
+    assert by_commit.source == "cache" and by_commit.detail["commit"] == first
+    fresh = build(upstream, tmp_path, second, cache="other-cache")
+    assert fresh.source == "build" and fresh.detail == {"repo": str(upstream.path), "ref": second, "commit": second}
+    assert upstream.built() == [first, second, second]
+
+
+def test_moved_branch_is_rebuilt(upstream, tmp_path):
+    old = build(upstream, tmp_path, "main")
+    new_head = upstream.commit("moved")
+    new = build(upstream, tmp_path, "main")
+    assert new.source == "build" and new.detail["commit"] == new_head != old.detail["commit"]
+    assert new.path != old.path and Path(old.path).exists()
+    assert len(upstream.built()) == 2
+
+
+def test_bad_ref_reports_the_git_error(upstream, tmp_path):
+    with pytest.raises(AcquireError) as info:
+        build(upstream, tmp_path, "no-such-branch")
+    message = str(info.value)
+    assert message.startswith("git fetch of no-such-branch from ")
+    assert message.rstrip().endswith("fatal: couldn't find remote ref no-such-branch")
+    assert upstream.built() == [] and leftovers(tmp_path / "cache") == []
+    with pytest.raises(AcquireError, match="is not a usable git ref"):
+        build(upstream, tmp_path, "--upload-pack=touch /tmp/x")
+    with pytest.raises(AcquireError, match="git ls-remote .*does-not-exist main failed"):
+        acquire_hypershift(explicit=None, git_ref="main", repo_url=str(tmp_path / "does-not-exist"),
+                           cache=tmp_path / "cache", log_path=tmp_path / "build.log", timeout=30)
+
+
+def test_failing_make_reports_the_make_output(upstream, tmp_path):
+    upstream.git("checkout", "-q", "-b", "broken")
+    upstream.commit("break the build", BROKEN_MAKEFILE)
+    with pytest.raises(AcquireError) as info:
+        build(upstream, tmp_path, "broken")
+    message = str(info.value)
+    assert message.startswith("make hypershift at ") and "failed (exit 2)" in message
+    assert "compiling ./cmd/cluster" in message
+    assert message.rstrip().splitlines()[-1].startswith("make: *** [Makefile:")
+    assert "undefined: compilerExploded" in message
+    assert files_under(tmp_path / "cache" / "hypershift") == [] and leftovers(tmp_path / "cache") == []
+
+
+# ---------------------------------------------------------------- hypershift from an operator image
+FAKE_OC = """\
+#!{python}
+import json, os, sys
+args = sys.argv[1:]
+with open({argv_file!r}, "a") as fh:
+    fh.write(json.dumps(args) + "\\n")
+if os.environ.get("FAKE_OC_FAIL"):
+    print("error: unable to read image quay.io/x: unauthorized: access denied", file=sys.stderr)
+    sys.exit(1)
+src, dest = args[args.index("--path") + 1].split(":", 1)
+with open(os.path.join(dest, os.path.basename(src)), "w") as fh:   # written without the x bit, as a tar may be
+    fh.write('#!/bin/sh\\necho "Client Version: openshift/hypershift: 0123abcd. Latest supported OCP: 4.18.0"\\n')
+print("extracted", src)
+"""
+
+PULL_SECRET = '{"auths": {"quay.io": {"auth": "cHVsbC1zZWNyZXQtdmFsdWUtNDI="}}}'
+
+
+@pytest.fixture
+def fake_oc(tmp_path):
+    argv_file = tmp_path / "oc-argv.jsonl"
+    oc = tmp_path / "bin" / "oc"
+    oc.parent.mkdir()
+    oc.write_text(FAKE_OC.format(python=sys.executable, argv_file=str(argv_file)))
+    oc.chmod(0o755)
+    secret = tmp_path / "pull-secret.json"
+    secret.write_text(PULL_SECRET)
+    return oc, argv_file, secret
+
+
+def test_image_extract(fake_oc, tmp_path, monkeypatch):
+    oc, argv_file, secret = fake_oc
+    monkeypatch.setenv("PATH", f"{oc.parent}{os.pathsep}{os.environ['PATH']}")
+    image = "quay.io/hypershift/hypershift-operator:latest"
+    cache, log = tmp_path / "cache", tmp_path / "image.log"
+    tool = acquire_hypershift(explicit=None, image=image, pull_secret=str(secret), cache=cache, log_path=log)
+    key = "image-" + hashlib.sha256(image.encode()).hexdigest()
+    assert tool.source == "image" and tool.detail == {"image": image}
+    assert tool.path == str(cache / "hypershift" / key / "hypershift")
+    assert tool.version == "openshift/hypershift: 0123abcd. Latest supported OCP: 4.18.0"
+    calls = [json.loads(line) for line in argv_file.read_text().splitlines()]
+    assert len(calls) == 1
+    dest = calls[0][4].split(":", 1)[1]
+    assert calls[0] == ["image", "extract", image, "--path", f"/usr/bin/hypershift:{dest}",
+                        f"--registry-config={secret}", "--filter-by-os=linux/amd64"]
+    assert Path(dest).parent == cache / "hypershift" and not Path(dest).exists()
+    for text in (argv_file.read_text(), log.read_text()):
+        assert PULL_SECRET not in text and "cHVsbC1zZWNyZXQtdmFsdWUtNDI=" not in text
+    again = acquire_hypershift(explicit=None, image=image, pull_secret=str(secret), oc=str(oc), cache=cache,
+                               log_path=log)
+    assert again.source == "cache" and len(argv_file.read_text().splitlines()) == 1
+
+
+def test_image_extract_failure_reports_oc_output(fake_oc, tmp_path, monkeypatch):
+    oc, _, secret = fake_oc
+    monkeypatch.setenv("FAKE_OC_FAIL", "1")
+    with pytest.raises(AcquireError, match=r"(?s)oc image extract of quay.io/x:1 failed \(exit 1\).*"
+                                           r"unauthorized: access denied$"):
+        acquire_hypershift(explicit=None, image="quay.io/x:1", pull_secret=str(secret), oc=str(oc),
+                           cache=tmp_path / "cache", log_path=tmp_path / "image.log")
+    assert files_under(tmp_path / "cache" / "hypershift") == [] and leftovers(tmp_path / "cache") == []
+
+
+# ---------------------------------------------------------------- explicit paths
+def test_explicit_paths(tmp_path):
+    log = tmp_path / "explicit.log"
+    kwargs = {"cache": tmp_path / "cache", "log_path": log}
+    with pytest.raises(AcquireError, match=f"ocm binary {tmp_path}/nope does not exist"):
+        acquire_ocm(explicit=str(tmp_path / "nope"), version=None, **kwargs)
+    plain = tmp_path / "plain"
+    plain.write_bytes(ocm_script("1.2.3"))
+    plain.chmod(0o644)
+    with pytest.raises(AcquireError, match=f"{plain} is not executable"):
+        acquire_ocm(explicit=str(plain), version=None, **kwargs)
+    plain.chmod(0o755)
+    tool = acquire_ocm(explicit=str(plain), version="9.9.9", **kwargs)
+    assert (tool.source, tool.path, tool.version) == ("explicit", str(plain), "1.2.3")
+    assert tool.sha256 == hashlib.sha256(plain.read_bytes()).hexdigest()
+    assert not (tmp_path / "cache").exists()                  # never copied
+    broken = tmp_path / "broken"
+    broken.write_text("#!/bin/sh\necho 'segfault' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    with pytest.raises(AcquireError, match=f"(?s)hypershift binary {broken} does not run.*segfault"):
+        acquire_hypershift(explicit=str(broken), **kwargs)
+    hs = tmp_path / "hypershift"
+    hs.write_text('#!/bin/sh\n[ "$1 $2" = "version --client-only" ] || exit 1\n'
+                  'echo "Client Version: openshift/hypershift: abc. Latest supported OCP: 4.17.0"\n')
+    hs.chmod(0o755)
+    tool = acquire_hypershift(explicit=str(hs), image="ignored", **kwargs)
+    assert (tool.source, tool.version) == ("explicit", "openshift/hypershift: abc. Latest supported OCP: 4.17.0")
+
+
+# ---------------------------------------------------------------- once per run
+def test_acquire_once_records_and_reuses(tmp_path):
+    binary = tmp_path / "ocm"
+    binary.write_bytes(ocm_script("1.0.15"))
+    binary.chmod(0o755)
+    calls = []
+
+    def fn() -> Tool:
+        calls.append(1)
+        return Tool(name="ocm", path=str(binary), version="1.0.15", sha256="x", source="download",
+                    detail={"tag": "v1.0.15"})
+
+    record, lock = tmp_path / "run" / "ocm.json", tmp_path / "run" / ".ocm.lock"
+    first = acquire_once(record, lock, fn)
+    second = acquire_once(record, lock, fn)
+    assert first == second == json.loads(record.read_text())
+    assert first["source"] == "download" and first["detail"] == {"tag": "v1.0.15"}
+    assert len(calls) == 1
+    binary.unlink()                      # the recorded binary is gone: acquire again
+    acquire_once(record, lock, fn)
+    assert len(calls) == 2
