@@ -220,3 +220,37 @@ def test_machinepool_must_gather_all_and_mgmt_must_gather(scale_project, files, 
     assert f"name: {cluster['name']}-infra" in gathered and "team: perf" in gathered
     assert "effect: NoSchedule" in gathered
 
+
+
+def test_hypershift_cli_is_built_once_per_run_across_workers(scale_project, files, sim_world, monkeypatch):
+    """Without --hypershift-cli the CLI is built from --hypershift-cli-version of --hypershift-repo, once."""
+    import subprocess
+
+    world = sim_world("--speed", "3000")
+    repo = files["dir"] / "hypershift-src"
+    repo.mkdir()
+    (repo / "Makefile").write_text(
+        "hypershift:\n"
+        "\tmkdir -p bin\n"
+        f"\tprintf '#!/bin/sh\\nexec {world / 'bin' / 'hypershift'} \"$$@\"\\n' > bin/hypershift\n"
+        "\tchmod +x bin/hypershift\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    subprocess.run([*git, "add", "Makefile"], check=True)
+    subprocess.run([*git, "commit", "-qm", "build"], check=True)
+    monkeypatch.setenv("HCP_SCALE_CACHE_DIR", str(files["dir"] / "cache"))
+    path = files["dir"] / "run"
+    result = scale_project.runpytest_subprocess(
+        "tests_scale", "--platform", "hypershift", "--path", str(path), "--cluster-count", "4", "-n", "2",
+        "--aws-account-file", str(files["creds"]), "--aws-profile", "perfci",
+        "--pull-secret-file", str(world / "pull-secret.json"), "--mgmt-kubeconfig", str(world / "kubeconfig"),
+        "--base-domain", "sim.hypershift.local", "--region", "us-east-1",
+        "--hypershift-repo", str(repo), "--hypershift-cli-version", "main", timeout=300)
+    result.assert_outcomes(passed=4)
+    record = json.loads((path / "cli-hypershift.json").read_text())
+    assert record["source"] == "build" and record["detail"]["ref"] == "main"
+    assert record["path"].startswith(str(files["dir"] / "cache"))
+    assert record["version"].startswith("openshift/hypershift:")
+    assert (path / "acquire.log").read_text().count("make hypershift") == 1
+    pids = {e["pid"] for e in ledger(path) if e["event"] == "create_requested"}
+    assert len(pids) == 2  # both workers ran clusters with the one build
