@@ -73,3 +73,20 @@ def test_harness_on_a_real_kube_apiserver(scale_project, tmp_path, real_world):
     names = {i["metadata"]["name"] for i in custom.list_namespaced_custom_object(
         "hypershift.openshift.io", "v1beta1", "clusters", "hostedclusters")["items"]}
     assert names == {by_index[2]["name"]}
+
+
+def test_hypershift_platform_on_a_real_kube_apiserver(scale_project, tmp_path, real_world):
+    """--platform hypershift with --mgmt-kubeconfig of the real server and the world's stand-in CLI."""
+    folder, kas = real_world
+    creds = scale_project.path / "credentials"
+    creds.write_text("[perfci]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = c2VjcmV0a2V5\n")
+    path = tmp_path / "run"
+    result = scale_project.runpytest_subprocess(
+        "tests_scale", "--platform", "hypershift", "--path", str(path), "--cluster-count", "1",
+        "--mgmt-kubeconfig", kas.kubeconfig, "--hypershift-cli", str(folder / "bin" / "hypershift"),
+        "--pull-secret-file", str(folder / "pull-secret.json"), "--aws-account-file", str(creds),
+        "--base-domain", "sim.hypershift.local", "--region", "us-east-1", timeout=300)
+    result.assert_outcomes(passed=1)
+    summary = json.loads((path / "summary.json").read_text())
+    assert summary["counts"]["destroyed"] == 1
+    assert summary["clusters"][0]["timings"]["install_completed"]
