@@ -197,7 +197,9 @@ def failure_mode(name: str, seed: int | str, infra_id: str = "") -> tuple[str, s
 
 # ------------------------------------------------------------------- plans
 @dataclass(frozen=True)
-class CliCreatePlan:
+class _CliPlan:
+    """Simulated seconds the CLI spends on AWS infrastructure and on IAM."""
+
     infra: float
     iam: float
 
@@ -206,14 +208,12 @@ class CliCreatePlan:
         return self.infra + self.iam
 
 
-@dataclass(frozen=True)
-class CliDestroyPlan:
-    infra: float
-    iam: float
+class CliCreatePlan(_CliPlan):
+    pass
 
-    @property
-    def total(self) -> float:
-        return self.infra + self.iam
+
+class CliDestroyPlan(_CliPlan):
+    pass
 
 
 @dataclass(frozen=True)

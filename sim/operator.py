@@ -433,6 +433,14 @@ class Operator:
             self.log.info("transition %s/%s %s%s at %s", rec["namespace"], rec["cluster"], phase,
                           "".join(f" {k}={v}" for k, v in extra.items() if k in ("node", "nodepool") and v), when)
 
+    def _record_pool(self, np: dict, hc: dict | None, phase: str, when: str, ts: float, node: str | None = None,
+                     **extra) -> None:
+        """Record a NodePool (or node) transition under its HostedCluster."""
+        md = np["metadata"]
+        cluster = (np.get("spec") or {}).get("clusterName") or ""
+        self._record({"name": cluster, "namespace": md["namespace"]}, phase, when, ts,
+                     uid=(hc or {}).get("metadata", {}).get("uid"), node=node, nodepool=md["name"], **extra)
+
     # -------------------------------------------------------------- watches
     def _watch_loop(self, plural: str) -> None:
         custom = k8s.CustomObjectsApi(self.watch_api)
@@ -481,8 +489,12 @@ class Operator:
                     self.log.debug("watch of %s interrupted: %r", plural, exc)
                 self._stop.wait(min(5.0, 0.1 * 2 ** min(failures, 5)))
 
+    def _cache(self, plural: str) -> dict:
+        """The watch cache of ``plural``: (ns, name) -> last seen object."""
+        return self._hcs if plural == "hostedclusters" else self._nps
+
     def _resync(self, plural: str, items: list[dict]) -> None:
-        cache = self._hcs if plural == "hostedclusters" else self._nps
+        cache = self._cache(plural)
         seen = set()
         for obj in items:
             md = obj["metadata"]
@@ -494,15 +506,23 @@ class Operator:
         for _key, obj in gone:
             self._on_event(plural, "DELETED", obj)
 
+    @staticmethod
+    def _uncache(cache: dict, key: tuple, uid: str | None) -> bool:
+        """Drop ``key`` from ``cache`` unless it now holds another object (a new one of the same name).
+        True when the key no longer holds an object (called with ``self._lock`` held)."""
+        cur = cache.get(key)
+        if cur is None or cur["metadata"].get("uid") == uid:
+            cache.pop(key, None)
+            return True
+        return False
+
     def _cache_put(self, cache: dict, key: tuple, obj: dict) -> None:
         md = obj.get("metadata") or {}
         with self._lock:
             if md.get("uid") in self._tombstones:
                 return
             if md.get("deletionTimestamp") and not md.get("finalizers"):
-                cur = cache.get(key)
-                if cur is not None and cur["metadata"].get("uid") == md.get("uid"):
-                    cache.pop(key, None)
+                self._uncache(cache, key, md.get("uid"))
                 return  # the write that removed the last finalizer removed the object
             old = cache.get(key)
             if old is not None and (old.get("metadata") or {}).get("uid") == obj["metadata"].get("uid") \
@@ -517,9 +537,7 @@ class Operator:
             if etype == "DELETED":
                 with self._lock:
                     self._tombstones.add(md.get("uid"))
-                    cur = self._hcs.get(key)
-                    if cur is None or cur["metadata"].get("uid") == md.get("uid"):
-                        self._hcs.pop(key, None)
+                    self._uncache(self._hcs, key, md.get("uid"))
                 self._on_hc_gone(obj)
             else:
                 self._cache_put(self._hcs, key, obj)
@@ -529,9 +547,7 @@ class Operator:
             if etype == "DELETED":
                 with self._lock:
                     self._tombstones.add(md.get("uid"))
-                    cur = self._nps.get(key)
-                    if cur is None or cur["metadata"].get("uid") == md.get("uid"):
-                        self._nps.pop(key, None)
+                    if self._uncache(self._nps, key, md.get("uid")):
                         self._np_rt.pop(key, None)
             else:
                 self._cache_put(self._nps, key, obj)
@@ -594,7 +610,7 @@ class Operator:
             if exc.status == 404:
                 return None
             raise
-        self._cache_put(self._hcs if plural == "hostedclusters" else self._nps, (ns, name), obj)
+        self._cache_put(self._cache(plural), (ns, name), obj)
         return obj
 
     def _read(self, plural: str, ns: str, name: str) -> dict | None:
@@ -603,9 +619,8 @@ class Operator:
         Writes that could race carry the resourceVersion they were computed from, and a 409 refreshes
         the cache with a GET, so a stale read costs one retry, never a lost update.
         """
-        cache = self._hcs if plural == "hostedclusters" else self._nps
         with self._lock:
-            obj = cache.get((ns, name))
+            obj = self._cache(plural).get((ns, name))
         if obj is not None:
             return obj
         return self._get(plural, ns, name)
@@ -618,41 +633,32 @@ class Operator:
             except ApiException:
                 pass
         else:
-            cache = self._hcs if plural == "hostedclusters" else self._nps
             with self._lock:
-                cur = cache.get((md["namespace"], md["name"]))
-                if cur is not None and cur["metadata"].get("uid") == md.get("uid"):
-                    cache.pop((md["namespace"], md["name"]), None)
+                self._uncache(self._cache(plural), (md["namespace"], md["name"]), md.get("uid"))
         return _Requeue()
 
-    def _patch(self, plural: str, obj: dict, body: dict, status: bool = False) -> dict:
+    def _write(self, fn: Callable, plural: str, obj: dict, body: dict) -> dict:
+        """``fn`` (a CustomObjectsApi write) on ``obj`` with ``body``; the response goes into the cache.
+        404/409 refresh the cache and requeue."""
         md = obj["metadata"]
-        fn = self.custom.patch_namespaced_custom_object_status if status else \
-            self.custom.patch_namespaced_custom_object
         try:
             new = fn(GROUP, VERSION, md["namespace"], plural, md["name"], body, _request_timeout=REQUEST_TIMEOUT)
         except ApiException as exc:
             if exc.status in (404, 409):
                 raise self._conflict(plural, obj, exc) from exc
             raise
-        self._cache_put(self._hcs if plural == "hostedclusters" else self._nps,
-                        (md["namespace"], md["name"]), new)
+        self._cache_put(self._cache(plural), (md["namespace"], md["name"]), new)
         return new
 
+    def _patch(self, plural: str, obj: dict, body: dict, status: bool = False) -> dict:
+        fn = self.custom.patch_namespaced_custom_object_status if status else \
+            self.custom.patch_namespaced_custom_object
+        return self._write(fn, plural, obj, body)
+
     def _put_status(self, plural: str, obj: dict, status: dict) -> dict:
-        md = obj["metadata"]
         body = dict(obj)
         body["status"] = status
-        try:
-            new = self.custom.replace_namespaced_custom_object_status(
-                GROUP, VERSION, md["namespace"], plural, md["name"], body, _request_timeout=REQUEST_TIMEOUT)
-        except ApiException as exc:
-            if exc.status in (404, 409):
-                raise self._conflict(plural, obj, exc) from exc
-            raise
-        self._cache_put(self._hcs if plural == "hostedclusters" else self._nps,
-                        (md["namespace"], md["name"]), new)
-        return new
+        return self._write(self.custom.replace_namespaced_custom_object_status, plural, obj, body)
 
     def _write_status(self, plural: str, obj: dict, new_status: dict) -> dict:
         """Write the keys of ``new_status`` that differ; PUT when a value must be JSON null."""
@@ -791,12 +797,16 @@ class Operator:
                 n += 1
         return max(1, n)
 
-    def _hc_runtime(self, key: tuple) -> _HCRuntime:
+    def _runtime(self, table: dict, key: tuple, factory: Callable):
+        """The runtime state of ``key`` in ``table`` (``_hc_rt`` or ``_np_rt``), created on first use."""
         with self._lock:
-            rt = self._hc_rt.get(key)
+            rt = table.get(key)
             if rt is None:
-                rt = self._hc_rt[key] = _HCRuntime()
+                rt = table[key] = factory()
             return rt
+
+    def _hc_runtime(self, key: tuple) -> _HCRuntime:
+        return self._runtime(self._hc_rt, key, _HCRuntime)
 
     def _reconcile_hc(self, ns: str, name: str) -> None:
         hc = self._read("hostedclusters", ns, name)
@@ -1208,11 +1218,7 @@ class Operator:
         return max(0, int(spec.get("replicas") or 0))
 
     def _np_runtime(self, key: tuple) -> _NPRuntime:
-        with self._lock:
-            rt = self._np_rt.get(key)
-            if rt is None:
-                rt = self._np_rt[key] = _NPRuntime()
-            return rt
+        return self._runtime(self._np_rt, key, _NPRuntime)
 
     def _reconcile_np(self, ns: str, name: str) -> None:
         np = self._read("nodepools", ns, name)
@@ -1239,7 +1245,6 @@ class Operator:
         now_m = time.monotonic()
         t = time.time()
         now = fmt_time(t)
-        hc_name = cluster
         factor = 1.0
         with self._lock:
             hrt = self._hc_rt.get((ns, cluster))
@@ -1254,16 +1259,14 @@ class Operator:
                 if not p.joined and now_m >= p.join_due:
                     nodes[p.name] = self._node_join(guest, np, hc, p)
                     p.joined = True
-                    self._record({"name": hc_name, "namespace": ns}, "node_joined", now, t, uid=hc["metadata"]["uid"],
-                                 node=p.name, nodepool=name)
+                    self._record_pool(np, hc, "node_joined", now, t, node=p.name)
                 if p.joined and now_m >= p.ready_due:
                     node = self._node_ready(guest, np, p.name, t)
                     rt.pending.pop(p.name, None)
                     if node is not None:
                         nodes[p.name] = node
                         ltt = _node_ready_time(node) or now
-                        self._record({"name": hc_name, "namespace": ns}, "node_ready", ltt, t,
-                                     uid=hc["metadata"]["uid"], node=p.name, nodepool=name)
+                        self._record_pool(np, hc, "node_ready", ltt, t, node=p.name)
                         self.queue.add(("hc", ns, cluster))
                 elif not p.joined:
                     wake.append(p.join_due)
@@ -1275,8 +1278,7 @@ class Operator:
                     self._node_delete(guest, node_name)
                     nodes.pop(node_name, None)
                     rt.scale_down_due.pop(node_name, None)
-                    self._record({"name": hc_name, "namespace": ns}, "node_removed", now, t,
-                                 uid=hc["metadata"]["uid"], node=node_name, nodepool=name)
+                    self._record_pool(np, hc, "node_removed", now, t, node=node_name)
                 else:
                     wake.append(due)
 
@@ -1302,8 +1304,7 @@ class Operator:
         np2 = self._np_write(np, hc, step, desired, joined, ready_nodes, np_ready, nodes, now)
         if np_ready and not was_ready and desired > 0:
             c = _cond(np2, "Ready") or {}
-            self._record({"name": hc_name, "namespace": ns}, "nodepool_ready", c.get("lastTransitionTime") or now,
-                         t, uid=(hc or {}).get("metadata", {}).get("uid"), nodepool=name, replicas=desired)
+            self._record_pool(np, hc, "nodepool_ready", c.get("lastTransitionTime") or now, t, replicas=desired)
         if np_ready != was_ready:
             self.queue.add(("hc", ns, cluster))
         if wake:
@@ -1560,8 +1561,7 @@ class Operator:
         now_m = time.monotonic()
         t = time.time()
         if rt.drain_due is None:
-            self._record({"name": cluster, "namespace": ns}, "nodepool_deleting", md["deletionTimestamp"], t,
-                         uid=(hc or {}).get("metadata", {}).get("uid"), nodepool=name)
+            self._record_pool(np, hc, "nodepool_deleting", md["deletionTimestamp"], t)
             drain, finalize = model.plan_node_drain(name, self.seed, nodes, self.params)
             rt.drain_due = {n: now_m + self.real(d) for n, d in drain.items()}
             rt.finalize_due = now_m + self.real(finalize)
@@ -1573,8 +1573,7 @@ class Operator:
                 due = rt.drain_due[node] = now_m
             if now_m >= due:
                 self._node_delete(guest, node)
-                self._record({"name": cluster, "namespace": ns}, "node_removed", fmt_time(t), t,
-                             uid=(hc or {}).get("metadata", {}).get("uid"), node=node, nodepool=name)
+                self._record_pool(np, hc, "node_removed", fmt_time(t), t, node=node)
             else:
                 wake.append(due)
         if wake:
@@ -1584,8 +1583,7 @@ class Operator:
             self.queue.add_at(("np", ns, name), rt.finalize_due)
             return
         self._remove_finalizer("nodepools", np)
-        self._record({"name": cluster, "namespace": ns}, "nodepool_deleted", fmt_time(t), t,
-                     uid=(hc or {}).get("metadata", {}).get("uid"), nodepool=name)
+        self._record_pool(np, hc, "nodepool_deleted", fmt_time(t), t)
         with self._lock:
             self._np_rt.pop(key, None)
         if cluster:

@@ -287,21 +287,26 @@ _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
+# rule -> (max length, pattern, message when the pattern does not match)
+_NAME_RULES = {
+    "label": (63, _LABEL_RE,
+              "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+              "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+              "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"),
+    "subdomain": (253, _SUBDOMAIN_RE,
+                  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                  "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+                  "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
+}
+
+
 def _name_error(rule: str, name: str) -> str | None:
-    if rule == "label":
-        if len(name) > 63:
-            return "must be no more than 63 characters"
-        if not _LABEL_RE.match(name):
-            return ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-                    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
-                    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
-        return None
-    if len(name) > 253:
-        return "must be no more than 253 characters"
-    if not _SUBDOMAIN_RE.match(name):
-        return ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-                "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
-                "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+    """Why ``name`` breaks ``rule`` (``"label"``; anything else is a DNS subdomain), or None."""
+    limit, pattern, message = _NAME_RULES["label" if rule == "label" else "subdomain"]
+    if len(name) > limit:
+        return f"must be no more than {limit} characters"
+    if not pattern.match(name):
+        return message
     return None
 
 
@@ -783,6 +788,13 @@ class Store:
     def _entry(self, rt: ResourceType, name: str, namespace: str | None) -> _Entry | None:
         return self._objs.get(rt.key, {}).get(self._ns_key(rt, namespace), {}).get(name)
 
+    def _existing(self, rt: ResourceType, name: str, namespace: str | None) -> _Entry:
+        """The stored entry, or 404 (called with the lock held)."""
+        e = self._entry(rt, name, namespace)
+        if e is None:
+            raise self._not_found(rt, name)
+        return e
+
     def _now(self) -> str:
         return format_time(self.clock())
 
@@ -871,22 +883,30 @@ class Store:
         with self._lock:
             return self._entry(rt, name, namespace) is not None
 
-    def _select(self, rt: ResourceType, namespace: str | None, label_selector: Any,
-                field_selector: Any) -> tuple[list[_Entry], int]:
+    @staticmethod
+    def _filter(rt: ResourceType, namespace: str | None, label_selector: Any, field_selector: Any) -> _Filter:
+        """The filter of a list or watch request (400 on a label selector that does not parse)."""
         try:
             lreqs = parse_label_selector(label_selector)
         except ValueError as e:
             raise _bad_request(f"unable to parse requirement: {e}") from None
         freqs = parse_field_selector(field_selector, rt)
-        flt = _Filter(namespace if rt.namespaced else None, lreqs, freqs)
+        return _Filter(namespace if rt.namespaced else None, lreqs, freqs)
+
+    def _pool_locked(self, rt: ResourceType, namespace: str | None) -> list[_Entry]:
+        """The entries of ``rt`` in ``namespace`` (all namespaces when None), unfiltered and unsorted."""
+        by_ns = self._objs.get(rt.key, {})
+        if rt.namespaced and namespace:
+            return list(by_ns.get(namespace, {}).values())
+        return [e for names in by_ns.values() for e in names.values()]
+
+    def _select(self, rt: ResourceType, namespace: str | None, label_selector: Any,
+                field_selector: Any) -> tuple[list[_Entry], int]:
+        flt = self._filter(rt, namespace, label_selector, field_selector)
         with self._lock:
-            by_ns = self._objs.get(rt.key, {})
-            if rt.namespaced and namespace:
-                pool = list(by_ns.get(namespace, {}).values())
-            else:
-                pool = [e for names in by_ns.values() for e in names.values()]
+            pool = self._pool_locked(rt, namespace)
             rv = self._rv
-        if lreqs or freqs:
+        if flt.labels or flt.fields:
             pool = [e for e in pool if flt.match(e.obj)]
         pool.sort(key=lambda e: (e.obj["metadata"].get("namespace", ""), e.obj["metadata"]["name"]))
         return pool, rv
@@ -933,10 +953,7 @@ class Store:
     def get_raw(self, resource: str, name: str, namespace: str | None = None) -> bytes:
         rt = self._rt(resource)
         with self._lock:
-            e = self._entry(rt, name, namespace)
-        if e is None:
-            raise self._not_found(rt, name)
-        return e.raw
+            return self._existing(rt, name, namespace).raw
 
     # -- raw variants for the HTTP layer (return cached JSON bytes) ---------------
 
@@ -1236,10 +1253,7 @@ class Store:
         rt = self._rt(resource)
         self._need_scale(rt)
         with self._lock:
-            e = self._entry(rt, name, namespace)
-            if e is None:
-                raise self._not_found(rt, name)
-            return self._scale_of(rt, e)
+            return self._scale_of(rt, self._existing(rt, name, namespace))
 
     def update_scale(self, resource: str, name: str, scale: dict, namespace: str | None = None,
                      dry_run: bool = False) -> dict:
@@ -1277,10 +1291,7 @@ class Store:
         rt = self._rt(resource)
         self._need_scale(rt)
         with self._lock:
-            e = self._entry(rt, name, namespace)
-            if e is None:
-                raise self._not_found(rt, name)
-            current = self._scale_of(rt, e)
+            current = self._scale_of(rt, self._existing(rt, name, namespace))
             rv = current["metadata"].get("resourceVersion")
             patched = self._apply_patch_doc(rt, current, patch, patch_type)
             pmd = patched.get("metadata") or {}
@@ -1440,12 +1451,7 @@ class Store:
         objects are delivered first as ADDED; with a specific RV the retained events
         after it are replayed (ApiError 410 "Expired" if it is too old)."""
         rt = self._rt(resource)
-        try:
-            lreqs = parse_label_selector(label_selector)
-        except ValueError as e:
-            raise _bad_request(f"unable to parse requirement: {e}") from None
-        freqs = parse_field_selector(field_selector, rt)
-        flt = _Filter(namespace if rt.namespaced else None, lreqs, freqs)
+        flt = self._filter(rt, namespace, label_selector, field_selector)
         rv_s = "" if resource_version is None else str(resource_version).strip()
         if rv_s not in ("", "0"):
             try:
@@ -1459,12 +1465,7 @@ class Store:
             w = Watcher(self, rt, flt, self._rv, self._watch_queue_limit)
             initial = []
             if since is None or send_initial_events:
-                by_ns = self._objs.get(rt.key, {})
-                if rt.namespaced and namespace:
-                    pool = list(by_ns.get(namespace, {}).values())
-                else:
-                    pool = [e for names in by_ns.values() for e in names.values()]
-                for e in pool:
+                for e in self._pool_locked(rt, namespace):
                     if flt.match(e.obj):
                         initial.append(("ADDED", _Event(e.rv, rt.key, "ADDED", e, None)))
                 initial.sort(key=lambda item: item[1].rv)

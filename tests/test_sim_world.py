@@ -555,6 +555,9 @@ def test_sigint_saves_and_restart_restores(world):
     custom, _ = kube(world.kubeconfig)
     r = world.cli(*world.create_args("perf-0021", 1))
     assert r.returncode == 0, r.stderr
+    # a hosted cluster's own API (a guest) exists once its control plane is available
+    wait_for(lambda: cond(get_hc(custom, "perf-0021") or {}, "Available").get("status") == "True", 20,
+             "control plane of perf-0021")
     rv_before = {h["metadata"]["name"]: h["metadata"]["uid"] for h in
                  custom.list_cluster_custom_object(GROUP, VERSION, "hostedclusters")["items"]}
     t0 = time.monotonic()

@@ -20,6 +20,7 @@ Secret material (pull secret, tokens, keys) is never logged.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as _dt
 import hashlib
 import io
@@ -552,22 +553,45 @@ def _to_yaml(docs: list[dict]) -> str:
 
 
 # ===================================================================== commands
+@contextlib.contextmanager
+def _logged_failure(msg: str):
+    """A command's body: its error is logged as ``msg`` (a zap error line) and ends it as a CommandError."""
+    try:
+        yield
+    except (DeadlineExceeded, Cancelled) as exc:
+        err = "context deadline exceeded" if isinstance(exc, DeadlineExceeded) else "context canceled"
+        LOG.error(err, msg)
+        raise CommandError(err) from None
+    except CommandError as exc:
+        LOG.error(str(exc), msg)
+        raise
+
+
+def _check_aws_creds(v: dict) -> None:
+    if v["aws-creds"] and (v["sts-creds"] or v["role-arn"]):
+        raise CommandError("only one of 'aws-creds' or 'role-arn' and 'sts-creds' can be provided")
+    if v["sts-creds"] and not v["role-arn"]:
+        raise CommandError("'role-arn' is required when 'sts-creds' is provided")
+
+
+def _instance_type(v: dict) -> str:
+    return v["instance-type"] or ("m6g.large" if v["arch"] == "arm64" else "m5.large")
+
+
+def _root_volume(v: dict) -> dict:
+    root = {"size": v["root-volume-size"], "type": v["root-volume-type"]}
+    if v["root-volume-iops"]:
+        root["iops"] = v["root-volume-iops"]
+    if v["root-volume-kms-key"]:
+        root["encryptionKey"] = v["root-volume-kms-key"]
+    return root
+
+
 def cmd_create_cluster_aws(inv: Invocation) -> None:
     v = inv.values
     ctx = Deadline(v["timeout"])
-    try:
+    with _logged_failure("Failed to create cluster"):
         _create_cluster_aws(inv, ctx)
-    except DeadlineExceeded:
-        err = "context deadline exceeded"
-        LOG.error(err, "Failed to create cluster")
-        raise CommandError(err) from None
-    except Cancelled:
-        err = "context canceled"
-        LOG.error(err, "Failed to create cluster")
-        raise CommandError(err) from None
-    except CommandError as exc:
-        LOG.error(str(exc), "Failed to create cluster")
-        raise
 
 
 def _create_cluster_aws(inv: Invocation, ctx: Deadline) -> None:
@@ -613,10 +637,7 @@ def _create_cluster_aws(inv: Invocation, ctx: Deadline) -> None:
         raise CommandError(f"if any flags in the group [{bad} default-dual] are set none of the others can be; "
                            f"[default-dual {bad}] were all set")
     # AWS credentials (v0.1.80+: none needed; sts-creds needs role-arn)
-    if v["aws-creds"] and (v["sts-creds"] or v["role-arn"]):
-        raise CommandError("only one of 'aws-creds' or 'role-arn' and 'sts-creds' can be provided")
-    if v["sts-creds"] and not v["role-arn"]:
-        raise CommandError("'role-arn' is required when 'sts-creds' is provided")
+    _check_aws_creds(v)
     for flag in ("sts-creds", "aws-creds"):
         if v[flag] and not os.path.exists(v[flag]):
             raise CommandError(f"failed to read {flag} file: open {v[flag]}: no such file or directory")
@@ -822,13 +843,9 @@ def _create_cluster_aws(inv: Invocation, ctx: Deadline) -> None:
     hc = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "HostedCluster", "metadata": hc_meta, "spec": spec}
     nodepools = []
     if v["node-pool-replicas"] >= 0:
-        instance_type = v["instance-type"] or ("m6g.large" if v["arch"] == "arm64" else "m5.large")
+        instance_type = _instance_type(v)
         for z in zones:
-            root = {"size": v["root-volume-size"], "type": v["root-volume-type"]}
-            if v["root-volume-iops"]:
-                root["iops"] = v["root-volume-iops"]
-            if v["root-volume-kms-key"]:
-                root["encryptionKey"] = v["root-volume-kms-key"]
+            root = _root_volume(v)
             np_spec = {
                 "clusterName": name, "replicas": v["node-pool-replicas"], "release": {"image": image},
                 "arch": v["arch"],
@@ -904,43 +921,56 @@ def _installing_count(kube: Kube) -> int:
     return n
 
 
+def _create_or_update(create: Callable[[], Any], update: Callable[[], Any]) -> None:
+    """``create()``; when the object already exists (409), ``update()`` it instead."""
+    try:
+        create()
+    except Exception as exc:
+        if not is_status(exc, 409):
+            raise
+        update()
+
+
 def _apply(kube: Kube, obj: dict) -> None:
     md = obj["metadata"]
     ns = md.get("namespace")
     key = f"{ns}/{md['name']}" if ns else md["name"]
     try:
         if obj["kind"] == "Namespace":
-            try:
-                kube.core.create_namespace(obj, _request_timeout=REQUEST_TIMEOUT)
-            except Exception as exc:
-                if not is_status(exc, 409):
-                    raise
-                kube.core.patch_namespace(md["name"], {"metadata": {"labels": md.get("labels") or {}}},
-                                          _request_timeout=REQUEST_TIMEOUT)
+            _create_or_update(
+                lambda: kube.core.create_namespace(obj, _request_timeout=REQUEST_TIMEOUT),
+                lambda: kube.core.patch_namespace(md["name"], {"metadata": {"labels": md.get("labels") or {}}},
+                                                  _request_timeout=REQUEST_TIMEOUT))
         elif obj["kind"] == "Secret":
-            try:
-                kube.core.create_namespaced_secret(ns, obj, _request_timeout=REQUEST_TIMEOUT)
-            except Exception as exc:
-                if not is_status(exc, 409):
-                    raise
-                kube.core.replace_namespaced_secret(md["name"], ns, obj, _request_timeout=REQUEST_TIMEOUT)
+            _create_or_update(
+                lambda: kube.core.create_namespaced_secret(ns, obj, _request_timeout=REQUEST_TIMEOUT),
+                lambda: kube.core.replace_namespaced_secret(md["name"], ns, obj, _request_timeout=REQUEST_TIMEOUT))
         elif obj["kind"] == "HostedCluster":
             kube.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "hostedclusters", obj,
                                                         _request_timeout=REQUEST_TIMEOUT)
         elif obj["kind"] == "NodePool":
-            try:
-                kube.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "nodepools", obj,
-                                                            _request_timeout=REQUEST_TIMEOUT)
-            except Exception as exc:
-                if not is_status(exc, 409):
-                    raise
-                kube.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, "nodepools", md["name"],
-                                                           {"metadata": {"labels": md.get("labels")},
-                                                            "spec": obj["spec"]}, _request_timeout=REQUEST_TIMEOUT)
+            _create_or_update(
+                lambda: kube.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "nodepools", obj,
+                                                                    _request_timeout=REQUEST_TIMEOUT),
+                lambda: kube.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, "nodepools", md["name"],
+                                                                   {"metadata": {"labels": md.get("labels")},
+                                                                    "spec": obj["spec"]},
+                                                                   _request_timeout=REQUEST_TIMEOUT))
     except Cancelled:
         raise
     except Exception as exc:
         raise CommandError(f'failed to apply object "{key}": {api_error(exc, "Post", kube.host)}') from None
+
+
+def _read_hc(kube: Kube, ns: str, name: str) -> dict:
+    """GET the HostedCluster; any failure is the command's error."""
+    try:
+        return kube.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "hostedclusters", name,
+                                                        _request_timeout=REQUEST_TIMEOUT)
+    except Cancelled:
+        raise
+    except Exception as exc:
+        raise CommandError(f"failed to get hostedcluster {ns}/{name}: {api_error(exc)}") from None
 
 
 def _wait_rollout(kube: Kube, ns: str, name: str, ctx: Deadline, world: World) -> None:
@@ -953,23 +983,22 @@ def _wait_rollout(kube: Kube, ns: str, name: str, ctx: Deadline, world: World) -
 
     log_every = max(world.real(30.0), 0.05)
     last_log = 0.0
+
+    def log_progress() -> None:
+        nonlocal last_log
+        if time.monotonic() - last_log >= log_every:
+            LOG.info("Cluster rollout not finished yet, checking again in 30 seconds...")
+            last_log = time.monotonic()
+
     rv = None
     while True:
         ctx.check()
         if rv is None:
-            try:
-                hc = kube.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "hostedclusters", name,
-                                                              _request_timeout=REQUEST_TIMEOUT)
-            except Cancelled:
-                raise
-            except Exception as exc:
-                raise CommandError(f"failed to get hostedcluster {ns}/{name}: {api_error(exc)}") from None
+            hc = _read_hc(kube, ns, name)
             if rolled_out(hc):
                 return
             rv = hc["metadata"]["resourceVersion"]
-            if time.monotonic() - last_log >= log_every:
-                LOG.info("Cluster rollout not finished yet, checking again in 30 seconds...")
-                last_log = time.monotonic()
+            log_progress()
         rem = ctx.remaining()
         chunk = 30 if rem is None else max(1, min(30, int(rem) + 1))
         try:
@@ -988,9 +1017,7 @@ def _wait_rollout(kube: Kube, ns: str, name: str, ctx: Deadline, world: World) -
                 if rolled_out(obj):
                     stream.stop()
                     return
-                if time.monotonic() - last_log >= log_every:
-                    LOG.info("Cluster rollout not finished yet, checking again in 30 seconds...")
-                    last_log = time.monotonic()
+                log_progress()
                 ctx.check()
         except (Cancelled, CommandError, DeadlineExceeded):
             raise
@@ -1000,20 +1027,9 @@ def _wait_rollout(kube: Kube, ns: str, name: str, ctx: Deadline, world: World) -
 
 # ---------------------------------------------------------------- destroy
 def cmd_destroy_cluster_aws(inv: Invocation) -> None:
-    v = inv.values
-    if v["aws-creds"] and (v["sts-creds"] or v["role-arn"]):
-        raise CommandError("only one of 'aws-creds' or 'role-arn' and 'sts-creds' can be provided")
-    if v["sts-creds"] and not v["role-arn"]:
-        raise CommandError("'role-arn' is required when 'sts-creds' is provided")
-    try:
+    _check_aws_creds(inv.values)
+    with _logged_failure("Failed to destroy cluster"):
         _destroy_cluster_aws(inv)
-    except Cancelled:
-        err = "context canceled"
-        LOG.error(err, "Failed to destroy cluster")
-        raise CommandError(err) from None
-    except CommandError as exc:
-        LOG.error(str(exc), "Failed to destroy cluster")
-        raise
 
 
 def _destroy_cluster_aws(inv: Invocation) -> None:
@@ -1313,13 +1329,7 @@ def _dump_cluster(inv: Invocation) -> None:
     ns, name, base = v["namespace"], v["name"], v["artifact-dir"]
     kube = Kube(None)
     try:
-        try:
-            hc = kube.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "hostedclusters", name,
-                                                          _request_timeout=REQUEST_TIMEOUT)
-        except Cancelled:
-            raise
-        except Exception as exc:
-            raise CommandError(f"failed to get hostedcluster {ns}/{name}: {api_error(exc)}") from None
+        hc = _read_hc(kube, ns, name)
         os.makedirs(base, exist_ok=True)
         cpns = f"{ns}-{name}".replace(".", "-")
         _write_yaml(os.path.join(base, "namespaces", ns, GROUP, "hostedclusters", f"{name}.yaml"), _scrub(hc))
@@ -1417,15 +1427,8 @@ def _archive(artifact_dir: str) -> None:
 
 # --------------------------------------------------------------- nodepool
 def cmd_create_nodepool_aws(inv: Invocation) -> None:
-    v = inv.values
-    try:
+    with _logged_failure("Failed to create nodepool"):
         _create_nodepool_aws(inv)
-    except Cancelled:
-        LOG.error("context canceled", "Failed to create nodepool")
-        raise CommandError("context canceled") from None
-    except CommandError as exc:
-        LOG.error(str(exc), "Failed to create nodepool")
-        raise
 
 
 def _create_nodepool_aws(inv: Invocation) -> None:
@@ -1467,14 +1470,9 @@ def _create_nodepool_aws(inv: Invocation) -> None:
     if not subnet:
         raise CommandError("subnet ID was not specified and cannot be determined from HostedCluster")
     image = v["release-image"] or (spec.get("release") or {}).get("image") or ""
-    root = {"size": v["root-volume-size"], "type": v["root-volume-type"]}
-    if v["root-volume-iops"]:
-        root["iops"] = v["root-volume-iops"]
-    if v["root-volume-kms-key"]:
-        root["encryptionKey"] = v["root-volume-kms-key"]
-    aws_np = {"instanceType": v["instance-type"] or ("m6g.large" if v["arch"] == "arm64" else "m5.large"),
+    aws_np = {"instanceType": _instance_type(v),
               "instanceProfile": v["instance-profile"] or f"{spec.get('infraID') or cluster}-worker",
-              "subnet": {"id": subnet}, "rootVolume": root}
+              "subnet": {"id": subnet}, "rootVolume": _root_volume(v)}
     if v["securitygroup-id"]:
         aws_np["securityGroups"] = [{"id": v["securitygroup-id"]}]
     np = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "NodePool", "metadata": {"name": name, "namespace": ns},
