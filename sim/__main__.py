@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--release-image", default=None, help="default release image of the world")
     s.add_argument("--workers", type=int, default=4, help="operator reconcile workers")
     s.add_argument("--fresh", action="store_true", help="ignore DIR/state.json")
+    s.add_argument("--ocm-decoys", type=int, default=250, metavar="N",
+                   help="other clusters the simulated OCM lists before the management cluster (default 250)")
+    s.add_argument("--ocm-cluster-name", default="sim-mgmt", help="the management cluster's name in OCM")
     s.add_argument("--log-level", default="INFO")
     return p
 
@@ -91,7 +94,8 @@ def serve(args: argparse.Namespace) -> int:
                       mgmt_kubeconfig=args.mgmt_kubeconfig, install_crds=args.install_crds,
                       base_domain=args.base_domain, region=args.region,
                       release_image=args.release_image or DEFAULT_RELEASE_IMAGE, workers=args.workers,
-                      restore=not args.fresh)
+                      restore=not args.fresh, ocm_decoys=max(0, args.ocm_decoys),
+                      ocm_cluster_name=args.ocm_cluster_name)
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -108,7 +112,9 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     where = "an external API server" if args.mgmt_kubeconfig else world.mgmt_url
     print(f"Serving a SIMULATED HyperShift management cluster (no real cluster, no AWS) at {where}; "
-          f"kubeconfig: {world.kubeconfig_path}; hypershift CLI stand-in: {world.hypershift_path}", flush=True)
+          f"kubeconfig: {world.kubeconfig_path}; hypershift CLI stand-in: {world.hypershift_path}"
+          + (f"; simulated OCM API: {world.ocm.server.url} (ocm CLI stand-in: {world.ocm.bin_path})"
+             if world.ocm is not None else ""), flush=True)
     try:
         while not stop.wait(3600):
             pass

@@ -10,6 +10,8 @@ into its directory::
 
     DIR/kubeconfig          management kubeconfig (0600)
     DIR/bin/hypershift      the stand-in hypershift CLI (runs from any cwd)
+    DIR/bin/ocm             the stand-in ocm CLI, for the simulated OCM API (sim/ocm.py)
+    DIR/ocm-token           the offline token the simulated OCM accepts (0600)
     DIR/pull-secret.json    a fake pull secret (0600)
     DIR/world.json          speed, seed, faults, names, URLs, pid, model
     DIR/transitions.jsonl   ground truth: every transition the operator made
@@ -63,6 +65,8 @@ class WorldConfig:
     workers: int = 4
     params: model.ModelParams = field(default_factory=lambda: model.DEFAULT_PARAMS)
     restore: bool = True
+    ocm_decoys: int = 250            # other clusters the simulated OCM lists before the management cluster
+    ocm_cluster_name: str = "sim-mgmt"
     # filled in by World.start()
     guest_url: str = ""
     transitions_path: str = ""
@@ -87,6 +91,7 @@ class World:
         self.dir = Path(config.dir).resolve()
         self.server: ApiServer | None = None
         self.operator: Operator | None = None
+        self.ocm = None   # sim.ocm.WorldOcm
         self.token = ""
         self.mgmt_url = ""
         self._log_handler: logging.Handler | None = None
@@ -133,6 +138,9 @@ class World:
         self._prepare_management()
         self._write_pull_secret()
         self._write_standin()
+        from sim.ocm import start_world_ocm
+
+        self.ocm = start_world_ocm(self)
         self._write_world_json()
         self.operator = Operator(self.kubeconfig_path, self.server, cfg, logger=logging.getLogger("sim.operator"))
         self.operator.start()
@@ -158,6 +166,8 @@ class World:
             pass
         if self.operator is not None:
             self.operator.stop(timeout=5.0)
+        if self.ocm is not None:
+            self.ocm.stop()
         if self.server is not None:
             try:
                 self.save_state()
@@ -284,6 +294,12 @@ class World:
         os.replace(tmp, path)
 
     def world_info(self) -> dict:
+        info = self._world_info()
+        if self.ocm is not None:
+            info.update(self.ocm.info())   # ocm_url, ocm_token_url, mgmt_cluster_name, mgmt_cluster_id, ocm, ...
+        return info
+
+    def _world_info(self) -> dict:
         cfg = self.config
         assert self.server is not None
         return {
