@@ -254,3 +254,100 @@ def test_hypershift_cli_is_built_once_per_run_across_workers(scale_project, file
     assert (path / "acquire.log").read_text().count("make hypershift") == 1
     pids = {e["pid"] for e in ledger(path) if e["event"] == "create_requested"}
     assert len(pids) == 2  # both workers ran clusters with the one build
+
+
+def ocm_env(world: Path, monkeypatch) -> dict:
+    info = json.loads((world / "world.json").read_text())
+    token = (world / "ocm-token").read_text().strip()
+    monkeypatch.setenv("OCM_TOKEN", token)
+    return {"info": info, "token": token}
+
+
+def test_mgmt_cluster_found_through_ocm_without_the_token_on_any_argv(scale_project, files, sim_world, monkeypatch):
+    world = sim_world("--speed", "3000")
+    ocm = ocm_env(world, monkeypatch)
+    path = files["dir"] / "run"
+    result = scale_project.runpytest_subprocess(
+        "tests_scale", "--platform", "hypershift", "--path", str(path), "--cluster-count", "1",
+        "--mgmt-cluster", ocm["info"]["mgmt_cluster_name"], "--ocm-url", ocm["info"]["ocm_url"],
+        "--ocm-token-url", ocm["info"]["ocm_token_url"], "--ocm-cli", str(world / "bin" / "ocm"),
+        "--aws-account-file", str(files["creds"]), "--aws-profile", "perfci",
+        "--pull-secret-file", str(world / "pull-secret.json"), "--hypershift-cli", str(world / "bin" / "hypershift"),
+        "--log-level", "DEBUG", timeout=300)
+    result.assert_outcomes(passed=1)
+    doc = json.loads((path / "mgmt_cluster.json").read_text())
+    assert doc["cluster_id"] == ocm["info"]["mgmt_cluster_id"]
+    assert doc["base_domain"] == "sim.hypershift.local" and doc["aws_region"] == "us-east-1"
+    assert doc["source"] == "ocm" and doc["version"].startswith("4.17")
+    # every page was searched (the management cluster is listed after 250 others)
+    ocm_log = (path / "ocm.log").read_text()
+    assert "--parameter page=3" in ocm_log and "/credentials" in ocm_log
+    assert oct((path / "mgmt_kubeconfig").stat().st_mode & 0o777) == "0o600"
+    assert oct((path / "ocm.json").stat().st_mode & 0o777) == "0o600"
+    # the token lives only in the 0600 ocm config file
+    for file in path.rglob("*"):
+        if file.is_file() and file.name != "ocm.json" and file.suffix != ".gz":
+            assert ocm["token"] not in file.read_text(errors="replace"), file
+    assert ocm["token"] not in result.stdout.str() + result.stderr.str()
+
+
+def test_unknown_mgmt_cluster_in_ocm_is_a_usage_error(scale_project, files, sim_world, monkeypatch):
+    world = sim_world("--speed", "3000")
+    ocm = ocm_env(world, monkeypatch)
+    path = files["dir"] / "run"
+    result = scale_project.runpytest_subprocess(
+        "tests_scale", "--platform", "hypershift", "--path", str(path),
+        "--mgmt-cluster", "no-such-cluster", "--ocm-url", ocm["info"]["ocm_url"],
+        "--ocm-token-url", ocm["info"]["ocm_token_url"], "--ocm-cli", str(world / "bin" / "ocm"),
+        "--aws-account-file", str(files["creds"]), "--aws-profile", "perfci",
+        "--pull-secret-file", str(world / "pull-secret.json"), "--hypershift-cli", str(world / "bin" / "hypershift"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--mgmt-cluster no-such-cluster: no such cluster in OCM" in result.stderr.str()
+    assert f"{ocm['info']['ocm_clusters']} clusters searched" in result.stderr.str()
+
+
+def test_ocm_cli_is_downloaded_from_the_release_api(scale_project, files, sim_world, monkeypatch):
+    """Without --ocm-cli the release named by --ocm-cli-version is downloaded (here from a local API)."""
+    import hashlib
+
+    from tests.test_acquire import FakeGitHub
+
+    world = sim_world("--speed", "3000")
+    ocm = ocm_env(world, monkeypatch)
+    github = FakeGitHub()
+    try:
+        body = f"#!/bin/sh\nexec {world / 'bin' / 'ocm'} \"$@\"\n".encode()
+        tag, name = "v1.0.15", "ocm-linux-amd64"
+        github.routes[github.asset_path(tag, name)] = (200, body, "application/octet-stream")
+        sha = f"{hashlib.sha256(body).hexdigest()}  {name}\n".encode()
+        github.routes[github.asset_path(tag, name + ".sha256")] = (200, sha, "text/plain")
+        release = {"tag_name": tag, "name": tag, "prerelease": False, "draft": False, "assets": [
+            {"name": name, "size": len(body), "browser_download_url": github.base + github.asset_path(tag, name)},
+            {"name": name + ".sha256", "size": len(sha),
+             "browser_download_url": github.base + github.asset_path(tag, name + ".sha256")}]}
+        github.routes[github.api(f"releases/tags/{tag}")] = (200, json.dumps(release).encode(), "application/json")
+        monkeypatch.setenv("HCP_SCALE_CACHE_DIR", str(files["dir"] / "cache"))
+        path = files["dir"] / "run"
+        result = scale_project.runpytest_subprocess(
+            "tests_scale", "--platform", "hypershift", "--path", str(path), "--cluster-count", "1",
+            "--mgmt-cluster", ocm["info"]["mgmt_cluster_name"], "--ocm-url", ocm["info"]["ocm_url"],
+            "--ocm-token-url", ocm["info"]["ocm_token_url"], "--ocm-cli-version", "1.0.15",
+            "--github-api-url", github.base,
+            "--aws-account-file", str(files["creds"]), "--aws-profile", "perfci",
+            "--pull-secret-file", str(world / "pull-secret.json"),
+            "--hypershift-cli", str(world / "bin" / "hypershift"), timeout=300)
+        result.assert_outcomes(passed=1)
+        record = json.loads((path / "cli-ocm.json").read_text())
+        assert record["source"] == "download" and record["detail"]["tag"] == "v1.0.15"
+        assert record["version"] == "1.0.15"
+        assert github.hits[github.asset_path(tag, name)] == 1
+        unknown = scale_project.runpytest_subprocess(
+            "tests_scale", "--platform", "hypershift", "--path", str(files["dir"] / "run2"),
+            "--mgmt-cluster", ocm["info"]["mgmt_cluster_name"], "--ocm-url", ocm["info"]["ocm_url"],
+            "--ocm-cli-version", "9.9.9", "--github-api-url", github.base,
+            "--aws-account-file", str(files["creds"]), "--aws-profile", "perfci",
+            "--pull-secret-file", str(world / "pull-secret.json"))
+        assert unknown.ret == pytest.ExitCode.USAGE_ERROR
+        assert "9.9.9" in unknown.stderr.str() and "does not exist" in unknown.stderr.str()
+    finally:
+        github.close()
