@@ -361,6 +361,20 @@ OPTIONS: tuple[Option, ...] = (
            parse_bool, False, is_flag=True),
     Option("--machinepool-wait-cycles", "How long to wait for the extra node pool, in 5-second cycles.",
            lambda n, r: parse_int(n, r, 1), 60, metavar="N"),
+    # ---- --platform rosa (the old wrapper's ROSA options; that platform is not available yet)
+    Option("--rosa-cli", "Path of the rosa binary (--platform rosa).", parse_path, None, metavar="PATH"),
+    Option("--rosa-init", "Run rosa init before creating clusters (--platform rosa).", parse_bool, False,
+           is_flag=True),
+    Option("--rosa-env", "ROSA environment to install clusters in (--platform rosa).", parse_text, None,
+           metavar="ENV"),
+    Option("--rosa-multi-az", "Multi-AZ ROSA clusters (--platform rosa).", parse_bool, False, is_flag=True),
+    Option("--rosa-addons", "Comma list of add-ons installed after each cluster is ready (--platform rosa).",
+           parse_text, None, metavar="A[,B]"),
+    Option("--rosa-flavour", "Compute machine type of ROSA clusters (--platform rosa).", parse_text, None,
+           metavar="TYPE"),
+    Option("--rosa-version", "OCP version of ROSA clusters (--platform rosa).", parse_text, None, metavar="X.Y.Z"),
+    Option("--expire", "Minutes until a ROSA cluster expires and is deleted (--platform rosa).",
+           lambda n, r: parse_int(n, r, 1), None, metavar="MINUTES"),
     # ---- accepted now, used by later parts of the harness (Elasticsearch, load)
     Option("--es-url", "Elasticsearch URL for the timing documents (accepted; uploading is not implemented "
            "yet: the documents are in each cluster's metadata_*.json).", parse_text, None, metavar="URL",
@@ -474,6 +488,14 @@ class Settings:
     machinepool_replicas: int = 2
     machinepool_wait: bool = False
     machinepool_wait_cycles: int = 60
+    rosa_cli: str | None = None
+    rosa_init: bool = False
+    rosa_env: str | None = None
+    rosa_multi_az: bool = False
+    rosa_addons: str | None = None
+    rosa_flavour: str | None = None
+    rosa_version: str | None = None
+    expire: int | None = None
     es_url: str | None = None
     es_index: str = "osde2e-install-timings"
     es_insecure: bool = False
@@ -582,6 +604,8 @@ PLATFORM_ONLY = {
     "hypershift": ("mgmt_kubeconfig", "mgmt_cluster", "ocm_token", "ocm_cli", "hypershift_cli", "hypershift_image",
                    "pull_secret_file", "aws_account_file", "aws_profile", "sts_creds", "role_arn", "must_gather_all",
                    "mgmt_must_gather", "machinepool_name"),
+    "rosa": ("rosa_cli", "rosa_init", "rosa_env", "rosa_multi_az", "rosa_addons", "rosa_flavour", "rosa_version",
+             "expire"),
 }
 INERT = ("es_url", "add_cluster_load")
 

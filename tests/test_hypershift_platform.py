@@ -188,6 +188,10 @@ def test_wrapper_invocation_runs_on_the_standalone_simulated_cluster(scale_proje
             content = file.read_text(errors="replace")
             assert AWS_SECRET not in content and AWS_KEY_ID not in content, file
     assert AWS_SECRET not in result.stdout.str() + result.stderr.str()
+    # the pull secret is passed as a path; its content appears nowhere in the run directory
+    pull_auth = next(iter(json.loads((world / "pull-secret.json").read_text())["auths"].values()))["auth"]
+    for file in path.rglob("*.log"):
+        assert pull_auth not in file.read_text(errors="replace"), file
 
 
 def test_machinepool_must_gather_all_and_mgmt_must_gather(scale_project, files, sim_world):
@@ -351,3 +355,33 @@ def test_ocm_cli_is_downloaded_from_the_release_api(scale_project, files, sim_wo
         assert "9.9.9" in unknown.stderr.str() and "does not exist" in unknown.stderr.str()
     finally:
         github.close()
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="reference not present")
+def test_ocm_argv_and_login_without_argv(tmp_path, monkeypatch):
+    from plugins import mgmt, process
+
+    calls = []
+
+    def fake_run(argv, **kw):
+        calls.append((list(argv), dict(kw["env"])))
+        page = int([a for a in argv if a.startswith("page=")][0].split("=")[1]) if "--parameter" in argv else 1
+        items = [{"id": f"id{page}", "name": "wanted" if page == 3 else f"other{page}"}]
+        result = _ok(argv)
+        result.stdout = json.dumps({"items": items, "total": 3, "page": page, "size": 1})
+        return result
+
+    monkeypatch.setattr(process, "run", fake_run)
+    s = settings(ocm_token="offline-token-value", mgmt_cluster="wanted", ocm_url="https://api.stage.openshift.com")
+    ocm = mgmt.Ocm("/bin/ocm", s, tmp_path)
+    assert ocm.find_cluster("wanted")["id"] == "id3"
+    assert [c[0][1:] for c in calls] == [
+        ["get", "/api/clusters_mgmt/v1/clusters", "--parameter", f"page={p}", "--parameter", "size=100"]
+        for p in (1, 2, 3)]
+    assert {x for argv, _ in calls for x in argv if x.startswith("--")} <= reference_flags("5.1")
+    for argv, env in calls:
+        assert "offline-token-value" not in " ".join(argv)
+        assert env["OCM_CONFIG"] == str(tmp_path / "ocm.json")
+    config = json.loads((tmp_path / "ocm.json").read_text())
+    assert config["refresh_token"] == "offline-token-value" and config["url"] == "https://api.stage.openshift.com"
+    assert oct((tmp_path / "ocm.json").stat().st_mode & 0o777) == "0o600"
