@@ -97,6 +97,13 @@ class Ocm:
         raise pytest.UsageError(f"--mgmt-cluster {name_or_id}: no such cluster in OCM ({self.settings.ocm_url}, "
                                 f"{seen} clusters searched)")
 
+    def oidc_issuer_url(self, config_id: str) -> str:
+        """The issuer URL of an OCM OIDC configuration (``--oidc-config-id``)."""
+        config = self.get(f"/api/clusters_mgmt/v1/oidc_configs/{config_id}")
+        if not config.get("issuer_url"):
+            raise pytest.UsageError(f"--oidc-config-id {config_id}: OCM reports no issuer URL for it")
+        return config["issuer_url"]
+
     def kubeconfig(self, cluster_id: str) -> str:
         creds = self.get(f"{CLUSTERS_PATH}/{cluster_id}/credentials")
         if not creds.get("kubeconfig"):

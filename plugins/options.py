@@ -343,6 +343,9 @@ OPTIONS: tuple[Option, ...] = (
            None, metavar="REGION"),
     Option("--ocp-version", "OCP version of the hosted clusters, e.g. 4.17.3 (sets the release image).",
            parse_ocp_version, None, metavar="X.Y.Z"),
+    Option("--oidc-config-id", "OCM OIDC configuration whose issuer URL the hosted clusters use "
+           "(hypershift: --oidc-issuer-url; looked up in OCM; never deleted at cleanup).", parse_text, None,
+           metavar="ID"),
     Option("--must-gather-all", "Dump every cluster (hypershift dump cluster), not only the failed ones.",
            parse_bool, False, is_flag=True),
     Option("--mgmt-must-gather", "Dump the management cluster's HyperShift state into the run directory at the end.",
@@ -479,6 +482,7 @@ class Settings:
     base_domain: str | None = None
     region: str | None = None
     ocp_version: str | None = None
+    oidc_config_id: str | None = None
     must_gather_all: bool = False
     mgmt_must_gather: bool = False
     machinepool_name: str | None = None
@@ -635,6 +639,8 @@ def check_platform_options(platform: str, values: dict, sources: dict, warnings:
         raise pytest.UsageError("--platform hypershift needs --mgmt-kubeconfig or --mgmt-cluster")
     if values["mgmt_cluster"] and not values["mgmt_kubeconfig"] and not values["ocm_token"]:
         raise pytest.UsageError("--mgmt-cluster is looked up through OCM: give --ocm-token or set OCM_TOKEN")
+    if values["oidc_config_id"] and not values["ocm_token"]:
+        raise pytest.UsageError("--oidc-config-id is looked up through OCM: give --ocm-token or set OCM_TOKEN")
     if not values["pull_secret_file"]:
         raise pytest.UsageError("--platform hypershift needs --pull-secret-file")
     check_pull_secret(values["pull_secret_file"])

@@ -180,6 +180,8 @@ class HypershiftPlatform:
                  "--labels", f"{INDEX_LABEL}={spec.index}",
                  "--additional-tags", ",".join(tags)]
         args += self.credential_args()
+        if self.d.get("oidc_issuer_url"):
+            args += ["--oidc-issuer-url", self.d["oidc_issuer_url"]]
         return args + list(settings.wildcard_options)
 
     def create(self, spec: ClusterSpec, settings, folder: Path, timeout: float) -> process.Result:

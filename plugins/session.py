@@ -117,7 +117,8 @@ def hypershift_descriptor(s: Settings, run_path: Path) -> dict:
     from . import mgmt
 
     ocm_cli = None
-    if s.mgmt_cluster and s.ocm_token:
+    oidc_issuer_url = None
+    if s.ocm_token and (s.mgmt_cluster or s.oidc_config_id):
         from .acquire import AcquireError, acquire_ocm, cache_root
 
         try:
@@ -127,6 +128,8 @@ def hypershift_descriptor(s: Settings, run_path: Path) -> dict:
             raise pytest.UsageError(f"ocm CLI: {exc}") from None
         ocm_cli = tool.path
         write_json(run_path / "cli-ocm.json", tool.to_json())
+    if s.oidc_config_id:
+        oidc_issuer_url = mgmt.Ocm(ocm_cli, s, run_path).oidc_issuer_url(s.oidc_config_id)
     cluster = mgmt.resolve(s, run_path, ocm_cli)
     aws_creds, aws_secrets = mgmt.write_aws_credentials(s, run_path)
     return {
@@ -145,6 +148,7 @@ def hypershift_descriptor(s: Settings, run_path: Path) -> dict:
         "aws_creds": str(aws_creds) if aws_creds else None,
         "sts_creds": s.sts_creds,
         "role_arn": s.role_arn,
+        "oidc_issuer_url": oidc_issuer_url,
         "secrets": [*aws_secrets, *s.secrets()],
     }
 

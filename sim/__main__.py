@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ocm-decoys", type=int, default=250, metavar="N",
                    help="other clusters the simulated OCM lists before the management cluster (default 250)")
     s.add_argument("--ocm-cluster-name", default="sim-mgmt", help="the management cluster's name in OCM")
+    s.add_argument("--no-cluster-config", dest="cluster_config", action="store_false",
+                   help="do not create OpenShift's config.openshift.io dnses/cluster and infrastructures/cluster "
+                        "on the simulated management API (as on a cluster where they cannot be read)")
     s.add_argument("--log-level", default="INFO")
     return p
 
@@ -95,7 +98,7 @@ def serve(args: argparse.Namespace) -> int:
                       base_domain=args.base_domain, region=args.region,
                       release_image=args.release_image or DEFAULT_RELEASE_IMAGE, workers=args.workers,
                       restore=not args.fresh, ocm_decoys=max(0, args.ocm_decoys),
-                      ocm_cluster_name=args.ocm_cluster_name)
+                      ocm_cluster_name=args.ocm_cluster_name, cluster_config=args.cluster_config)
     stop = threading.Event()
 
     def on_signal(signum, frame):

@@ -15,6 +15,9 @@ one ``127.0.0.1`` port::
     GET  /api/clusters_mgmt/v1/clusters/{id}                -> a Cluster
     GET  /api/clusters_mgmt/v1/clusters/{id}/status         -> a ClusterStatus
     GET  /api/clusters_mgmt/v1/clusters/{id}/credentials    -> {"kind": "ClusterCredentials", "kubeconfig"}
+    GET  /api/clusters_mgmt/v1/oidc_configs?page=&size=&search=&order=
+         -> {"kind": "OidcConfigList", "page", "size", "total", "items"}
+    GET  /api/clusters_mgmt/v1/oidc_configs/{id}            -> an OidcConfig
 
 Every API call needs ``Authorization: Bearer <access token>`` (401 otherwise).
 Tokens are JWT-shaped like Red Hat SSO's (the offline token has ``typ: Offline``
@@ -26,7 +29,8 @@ stay valid across a restart of the world.  Nothing here logs a token.
 :func:`start_world_ocm` is what ``python -m sim serve`` uses: it registers the
 world's own management cluster *after* many decoy clusters (default 250, so a
 client that reads only the first page of 100 does not find it), writes
-``DIR/ocm-token`` (0600) and the stand-in ``DIR/bin/ocm``.
+``DIR/ocm-token`` (0600) and the stand-in ``DIR/bin/ocm``.  It also registers two OIDC configs
+of the organisation (one managed by Red Hat, one unmanaged), with ids derived from the seed.
 """
 from __future__ import annotations
 
@@ -56,6 +60,8 @@ TOKEN_PATH = "/auth/realms/redhat-external/protocol/openid-connect/token"
 REALM_PATH = "/auth/realms/redhat-external"
 API_PREFIX = "/api/clusters_mgmt/v1"
 CLUSTERS_PATH = API_PREFIX + "/clusters"
+OIDC_CONFIGS_PATH = API_PREFIX + "/oidc_configs"
+MANAGED_OIDC_HOST = "oidc.op1.openshiftapps.com"
 DEFAULT_CLIENT_ID = "cloud-services"
 ACCESS_TOKEN_TTL = 900
 DEFAULT_PAGE_SIZE = 100
@@ -252,6 +258,50 @@ def management_cluster(*, name: str, seed: int | str, base_domain: str, region: 
                         compute=6, machine_type="m5.4xlarge", network_type="OVNKubernetes", state="ready",
                         product="rosa", hypershift=False, multi_az=True, created=created, api_url=api_url,
                         subscription_id=_ocm_id(rng)[:27])
+
+
+def make_oidc_config(*, id: str, managed: bool, region: str = "us-east-1", organization_id: str = "",
+                     bucket: str = "", aws_account: str = "123456789012", secret_suffix: str = "AbCdEf",
+                     installer_role_arn: str = "", created: float | None = None,
+                     last_used: float | None = None) -> dict:
+    """A clusters_mgmt ``OidcConfig``: managed (hosted by Red Hat) or unmanaged (the customer's S3 bucket,
+    with the private key in AWS Secrets Manager: ``secret_arn`` and ``installer_role_arn``)."""
+    created = time.time() if created is None else created
+    obj: dict[str, Any] = {"kind": "OidcConfig", "id": id, "href": f"{OIDC_CONFIGS_PATH}/{id}"}
+    if managed:
+        obj["issuer_url"] = f"https://{MANAGED_OIDC_HOST}/{id}"
+    else:
+        bucket = bucket or f"sim-oidc-{id[:4]}"
+        obj["issuer_url"] = f"https://{bucket}.s3.{region}.amazonaws.com/{id}"
+        obj["secret_arn"] = (f"arn:aws:secretsmanager:{region}:{aws_account}:secret:"
+                             f"{bucket}-private-key-{secret_suffix}")
+        obj["installer_role_arn"] = installer_role_arn or \
+            f"arn:aws:iam::{aws_account}:role/ManagedOpenShift-HCP-ROSA-Installer-Role"
+    obj.update({"managed": managed, "reusable": True, "organization_id": organization_id,
+                "creation_timestamp": _ts(created), "last_update_timestamp": _ts(created)})
+    if last_used is not None:
+        obj["last_used_timestamp"] = _ts(last_used)
+    return obj
+
+
+def world_oidc_configs(seed: int | str, region: str, prefix: str = DEFAULT_MGMT_NAME,
+                       created: float | None = None) -> list[dict]:
+    """The organisation's two OIDC configs, managed first, then unmanaged; ids and ARNs deterministic per seed."""
+    created = time.time() - 60 * 86400 if created is None else created
+    org_rng = random.Random(f"{seed}/ocm/org")
+    org = _ocm_id(org_rng)[:27]
+    account = "".join(str(org_rng.randint(0, 9)) for _ in range(12))
+    out = []
+    for i, managed in enumerate((True, False)):
+        rng = random.Random(f"{seed}/ocm/oidc/{'managed' if managed else 'unmanaged'}")
+        oid = _ocm_id(rng)
+        suffix = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(4))
+        secret = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") for _ in range(6))
+        out.append(make_oidc_config(id=oid, managed=managed, region=region, organization_id=org,
+                                    bucket=f"{prefix[:40]}-oidc-{suffix}", aws_account=account,
+                                    secret_suffix=secret, created=created + i * 86400,
+                                    last_used=created + 20 * 86400))
+    return out
 
 
 # ======================================================================== search
@@ -515,11 +565,13 @@ class OcmServer:
     """The simulated OCM API + SSO token endpoint (one ThreadingHTTPServer in a daemon thread).
 
     ``clusters`` are Cluster objects (see :func:`make_cluster`), served in the given order;
-    ``credentials`` maps a cluster id to its kubeconfig text (other clusters: 403)."""
+    ``credentials`` maps a cluster id to its kubeconfig text (other clusters: 403);
+    ``oidc_configs`` are OidcConfig objects (see :func:`make_oidc_config`)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, offline_token: str | None = None,
                  clusters: list[dict] | None = None, credentials: dict[str, str] | None = None,
-                 username: str = "sim-user", rotate_refresh: bool = False):
+                 username: str = "sim-user", rotate_refresh: bool = False,
+                 oidc_configs: list[dict] | None = None):
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the simulated OCM only listens on the loopback interface")
         self.host = host
@@ -531,6 +583,10 @@ class OcmServer:
         self.rotate_refresh = rotate_refresh
         self._by_id = {c["id"]: c for c in self.clusters}
         self._fields = set().union(*(_paths(c) for c in self.clusters)) if self.clusters else {"id", "name"}
+        self.oidc_configs: list[dict] = list(oidc_configs or [])
+        self._oidc_by_id = {c["id"]: c for c in self.oidc_configs}
+        self._oidc_fields = set().union(*(_paths(c) for c in self.oidc_configs)) if self.oidc_configs \
+            else {"id", "managed", "issuer_url"}
         self._key = hashlib.sha256(b"sim-ocm-access\0" + self.offline_token.encode()).digest()
         self._refresh_tokens = {self.offline_token}
         self._httpd: _HttpServer | None = None
@@ -586,7 +642,8 @@ class OcmServer:
     @property
     def counts(self) -> dict[str, int]:
         """Requests served: ``token``, ``token_ok``, ``token_rejected``, ``api``, ``unauthorized``,
-        ``list``, ``cluster``, ``credentials``, ``status``, ``not_found``, ``bad_request``."""
+        ``list``, ``cluster``, ``credentials``, ``status``, ``oidc_list``, ``oidc_config``, ``not_found``,
+        ``bad_request``."""
         with self._lock:
             return dict(self._counts)
 
@@ -692,6 +749,16 @@ class OcmServer:
         rest = path[len(API_PREFIX):].strip("/").split("/") if path != API_PREFIX else []
         if rest == ["clusters"]:
             return self._list(query)
+        if rest == ["oidc_configs"]:
+            self._count("oidc_list")
+            return self._page(query, self.oidc_configs, self._oidc_fields, "OidcConfigList")
+        if len(rest) == 2 and rest[0] == "oidc_configs":
+            oidc = self._oidc_by_id.get(rest[1])
+            if oidc is None:
+                self._count("not_found")
+                return 404, self.error(404, f"OidcConfig with id '{rest[1]}' not found"), {}
+            self._count("oidc_config")
+            return 200, oidc, {}
         if len(rest) in (2, 3) and rest[0] == "clusters":
             cluster = self._by_id.get(rest[1])
             if cluster is None:
@@ -718,6 +785,11 @@ class OcmServer:
 
     def _list(self, query: dict[str, list[str]]) -> tuple[int, Any, dict]:
         self._count("list")
+        return self._page(query, self.clusters, self._fields, "ClusterList")
+
+    def _page(self, query: dict[str, list[str]], all_items: list[dict], fields: set[str],
+              list_kind: str) -> tuple[int, Any, dict]:
+        """A paged list (``page``, ``size``, ``search``, ``order``) of ``all_items``."""
 
         def bad(reason: str) -> tuple[int, Any, dict]:
             self._count("bad_request")
@@ -741,11 +813,11 @@ class OcmServer:
             return bad("Parameter 'page' must be greater than zero")
         if size < 0:
             return bad("Parameter 'size' must be zero or greater")
-        items = self.clusters
+        items = all_items
         search = (query.get("search") or [""])[-1]
         if search.strip():
             try:
-                pred = compile_search(search, self._fields)
+                pred = compile_search(search, fields)
             except SearchError as exc:
                 return bad(f"Can't parse search query '{search}': {exc}")
             items = [c for c in items if pred(c)]
@@ -756,7 +828,7 @@ class OcmServer:
                 words = term.split()
                 if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
                     return bad(f"Can't parse order '{order}'")
-                if words[0] not in self._fields:
+                if words[0] not in fields:
                     return bad(f"Can't parse order '{order}': field '{words[0]}' isn't valid")
                 keys.append((words[0], len(words) == 2 and words[1].lower() == "desc"))
             items = list(items)
@@ -767,7 +839,7 @@ class OcmServer:
                 items = present + missing
         total = len(items)
         chunk = items[(page - 1) * size: page * size] if size else []
-        return 200, {"kind": "ClusterList", "page": page, "size": len(chunk), "total": total,
+        return 200, {"kind": list_kind, "page": page, "size": len(chunk), "total": total,
                      "items": chunk}, {}
 
     def cluster_by_name(self, name: str) -> dict | None:
@@ -803,6 +875,7 @@ class WorldOcm:
     def __init__(self, server: OcmServer, mgmt: dict, token_path: Path, bin_path: Path):
         self.server = server
         self.mgmt = mgmt
+        self.oidc_configs = list(server.oidc_configs)
         self.token_path = token_path
         self.bin_path = bin_path
 
@@ -810,7 +883,8 @@ class WorldOcm:
         return {"ocm_url": self.server.url, "ocm_token_url": self.server.token_url,
                 "mgmt_cluster_name": self.mgmt["name"], "mgmt_cluster_id": self.mgmt["id"],
                 "ocm": str(self.bin_path), "ocm_token": str(self.token_path),
-                "ocm_clusters": len(self.server.clusters)}
+                "ocm_clusters": len(self.server.clusters),
+                "oidc_config_ids": [c["id"] for c in self.oidc_configs]}
 
     def stop(self) -> None:
         self.server.stop()
@@ -866,6 +940,7 @@ def start_world_ocm(world: Any) -> WorldOcm:
                               api_url=_kubeconfig_server(kubeconfig) or world.mgmt_url, created=created)
     decoys = decoy_clusters(n_decoys, cfg.seed, avoid={name}, near_name=name,
                             start=created - n_decoys * 41 * 3600 - 86400)
+    oidc_configs = world_oidc_configs(cfg.seed, cfg.region, prefix=name, created=created - 30 * 86400)
     ports = [0]
     if getattr(cfg, "restore", False):
         prev = _previous_port(d / "world.json")
@@ -874,7 +949,7 @@ def start_world_ocm(world: Any) -> WorldOcm:
     last: Exception | None = None
     for port in ports:
         server = OcmServer(port=port, offline_token=token, clusters=decoys + [mgmt],
-                           credentials={mgmt["id"]: kubeconfig})
+                           credentials={mgmt["id"]: kubeconfig}, oidc_configs=oidc_configs)
         try:
             server.start()
             break
@@ -883,6 +958,6 @@ def start_world_ocm(world: Any) -> WorldOcm:
     else:
         raise RuntimeError(f"could not start the simulated OCM API: {last}")
     bin_path = write_standin(d / "bin", PROJECT_ROOT)
-    log.info("OCM: management cluster %r (id %s) is item %d of %d", name, mgmt["id"], len(decoys) + 1,
-             len(decoys) + 1)
+    log.info("OCM: management cluster %r (id %s) is item %d of %d; OIDC configs %s", name, mgmt["id"],
+             len(decoys) + 1, len(decoys) + 1, ", ".join(c["id"] for c in oidc_configs))
     return WorldOcm(server, mgmt, token_path, bin_path)

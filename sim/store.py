@@ -263,6 +263,11 @@ def builtin_resources() -> list[ResourceType]:
                                       "involvedObject.uid", "involvedObject.apiVersion",
                                       "involvedObject.resourceVersion", "involvedObject.fieldPath",
                                       "reason", "reportingComponent", "source", "type")),
+        # OpenShift's cluster-wide configuration (the management cluster is an OpenShift cluster):
+        # dnses/cluster (spec.baseDomain) and infrastructures/cluster (status.platformStatus, ...).
+        ResourceType("config.openshift.io", "v1", "dnses", "DNS", namespaced=False, status_subresource=True),
+        ResourceType("config.openshift.io", "v1", "infrastructures", "Infrastructure", namespaced=False,
+                     status_subresource=True),
         ResourceType("hypershift.openshift.io", "v1beta1", "hostedclusters", "HostedCluster",
                      short_names=("hc", "hcs"), status_subresource=True),
         ResourceType("hypershift.openshift.io", "v1beta1", "nodepools", "NodePool",

@@ -25,6 +25,7 @@ points at one.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -67,6 +68,8 @@ class WorldConfig:
     restore: bool = True
     ocm_decoys: int = 250            # other clusters the simulated OCM lists before the management cluster
     ocm_cluster_name: str = "sim-mgmt"
+    # create config.openshift.io dnses/cluster and infrastructures/cluster on the simulated management API
+    cluster_config: bool = True
     # filled in by World.start()
     guest_url: str = ""
     transitions_path: str = ""
@@ -74,6 +77,10 @@ class WorldConfig:
     @property
     def release_version(self) -> str:
         return parse_release(self.release_image)[0]
+
+
+def _hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _write_private(path: Path, text: str, mode: int = 0o600) -> None:
@@ -141,6 +148,7 @@ class World:
         from sim.ocm import start_world_ocm
 
         self.ocm = start_world_ocm(self)
+        self._cluster_config()
         self._write_world_json()
         self.operator = Operator(self.kubeconfig_path, self.server, cfg, logger=logging.getLogger("sim.operator"))
         self.operator.start()
@@ -265,6 +273,66 @@ class World:
         finally:
             api.close()
 
+    def _cluster_config(self) -> None:
+        """OpenShift's ``dnses/cluster`` and ``infrastructures/cluster`` (config.openshift.io/v1) on the
+        simulated management API, so a client reads the base domain and region as on a real cluster.
+
+        Only on the world's own API server (never on ``mgmt_kubeconfig``); without ``cluster_config``
+        they are removed (a restored state may hold them)."""
+        if self.config.mgmt_kubeconfig:
+            return
+        from kubernetes import client as k8s
+        from kubernetes import config as k8s_config
+        from kubernetes.client.rest import ApiException
+
+        cfg = self.config
+        group, version = "config.openshift.io", "v1"
+        mgmt = self.ocm.mgmt if self.ocm is not None else {}
+        infra_name = mgmt.get("infra_id") or f"{cfg.ocm_cluster_name}-sim"
+        api = k8s_config.new_client_from_config(config_file=self.kubeconfig_path)
+        try:
+            custom = k8s.CustomObjectsApi(api)
+            if not cfg.cluster_config:
+                for plural in ("dnses", "infrastructures"):
+                    try:
+                        custom.delete_cluster_custom_object(group, version, plural, "cluster")
+                    except ApiException as exc:
+                        if exc.status != 404:
+                            raise
+                return
+            objects = {
+                "dnses": ({"baseDomain": cfg.base_domain,
+                           "privateZone": {"tags": {"Name": f"{infra_name}-int",
+                                                    f"kubernetes.io/cluster/{infra_name}": "owned"}},
+                           "publicZone": {"id": "Z" + _hex(f"{cfg.seed}/dns/{cfg.base_domain}")[:19].upper()}},
+                          {}),
+                "infrastructures": ({"cloudConfig": {"key": "config", "name": "cloud-provider-config"},
+                                     "platformSpec": {"type": "AWS", "aws": {}}},
+                                    {"infrastructureName": infra_name, "platform": "AWS",
+                                     "platformStatus": {"type": "AWS", "aws": {"region": cfg.region}},
+                                     "apiServerURL": self.mgmt_url, "apiServerInternalURI": self.mgmt_url,
+                                     "etcdDiscoveryDomain": "", "controlPlaneTopology": "HighlyAvailable",
+                                     "infrastructureTopology": "HighlyAvailable", "cpuPartitioning": "None"}),
+            }
+            kinds = {"dnses": "DNS", "infrastructures": "Infrastructure"}
+            for plural, (spec, status) in objects.items():
+                body = {"apiVersion": f"{group}/{version}", "kind": kinds[plural],
+                        "metadata": {"name": "cluster"}, "spec": spec}
+                try:
+                    obj = custom.create_cluster_custom_object(group, version, plural, body)
+                except ApiException as exc:
+                    if exc.status != 409:
+                        raise
+                    obj = custom.get_cluster_custom_object(group, version, plural, "cluster")
+                    obj["spec"] = spec
+                    obj = custom.replace_cluster_custom_object(group, version, plural, "cluster", obj)
+                obj["status"] = status   # status only through the status subresource
+                custom.replace_cluster_custom_object_status(group, version, plural, "cluster", obj)
+            log.info("cluster config: dnses/cluster baseDomain %s, infrastructures/cluster region %s (%s)",
+                     cfg.base_domain, cfg.region, infra_name)
+        finally:
+            api.close()
+
     def _write_pull_secret(self) -> None:
         path = self.dir / "pull-secret.json"
         if path.exists():
@@ -311,6 +379,7 @@ class World:
             "seed": cfg.seed,
             "faults": cfg.faults.to_dict(),
             "base_domain": cfg.base_domain,
+            "cluster_config": bool(cfg.cluster_config and not cfg.mgmt_kubeconfig),
             "region": cfg.region,
             "release_image": cfg.release_image,
             "release_version": cfg.release_version,

@@ -124,7 +124,7 @@ def test_hypershift_bad_input(scale_project, files, why, extra, message):
 
 
 def test_unreachable_or_unauthorised_management_cluster_is_a_usage_error(scale_project, files, sim_world):
-    world = sim_world()
+    world = sim_world("--no-cluster-config")  # the cluster cannot tell its base domain and region
     base = ["tests_scale", "--platform", "hypershift", "--pull-secret-file", str(files["pull"]), "--aws-account-file",
             str(files["creds"]), "--aws-profile", "perfci", "--base-domain", "x.example.com", "--region", "us-east-1",
             "--hypershift-cli", str(world / "bin" / "hypershift")]
@@ -385,3 +385,45 @@ def test_ocm_argv_and_login_without_argv(tmp_path, monkeypatch):
     config = json.loads((tmp_path / "ocm.json").read_text())
     assert config["refresh_token"] == "offline-token-value" and config["url"] == "https://api.stage.openshift.com"
     assert oct((tmp_path / "ocm.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_base_domain_and_region_are_read_from_the_management_cluster(scale_project, files, sim_world):
+    world = sim_world("--speed", "3000")
+    path = files["dir"] / "run"
+    result = scale_project.runpytest_subprocess(
+        "tests_scale", "--platform", "hypershift", "--path", str(path), "--cluster-count", "1",
+        "--mgmt-kubeconfig", str(world / "kubeconfig"), "--hypershift-cli", str(world / "bin" / "hypershift"),
+        "--pull-secret-file", str(world / "pull-secret.json"), "--aws-account-file", str(files["creds"]),
+        "--aws-profile", "perfci", timeout=300)
+    result.assert_outcomes(passed=1)
+    info = json.loads((world / "world.json").read_text())
+    doc = json.loads((path / "mgmt_cluster.json").read_text())
+    assert (doc["base_domain"], doc["aws_region"]) == (info["base_domain"], info["region"])
+    create_log = next(path.glob("perfsc-*/create.log")).read_text()
+    assert f"--base-domain {info['base_domain']} --region {info['region']}" in create_log
+
+
+def test_oidc_config_id_sets_the_issuer_url(scale_project, files, sim_world, monkeypatch):
+    world = sim_world("--speed", "3000")
+    ocm = ocm_env(world, monkeypatch)
+    config_id = ocm["info"]["oidc_config_ids"][1]
+    path = files["dir"] / "run"
+    result = scale_project.runpytest_subprocess(
+        "tests_scale", "--platform", "hypershift", "--path", str(path), "--cluster-count", "1",
+        "--mgmt-cluster", ocm["info"]["mgmt_cluster_name"], "--ocm-url", ocm["info"]["ocm_url"],
+        "--ocm-token-url", ocm["info"]["ocm_token_url"], "--ocm-cli", str(world / "bin" / "ocm"),
+        "--oidc-config-id", config_id, "--aws-account-file", str(files["creds"]), "--aws-profile", "perfci",
+        "--pull-secret-file", str(world / "pull-secret.json"), "--hypershift-cli", str(world / "bin" / "hypershift"),
+        timeout=300)
+    result.assert_outcomes(passed=1)
+    create_log = next(path.glob("perfsc-*/create.log")).read_text()
+    issuer = re.search(r"--oidc-issuer-url (\S+)", create_log).group(1)
+    assert issuer.endswith(config_id) and "--oidc-issuer-url" in reference_flags("3.1")
+    missing = scale_project.runpytest_subprocess(
+        "tests_scale", "--platform", "hypershift", "--path", str(files["dir"] / "run2"),
+        "--mgmt-kubeconfig", str(world / "kubeconfig"), "--oidc-config-id", "nope",
+        "--ocm-url", ocm["info"]["ocm_url"], "--ocm-token-url", ocm["info"]["ocm_token_url"],
+        "--ocm-cli", str(world / "bin" / "ocm"), "--aws-account-file", str(files["creds"]), "--aws-profile",
+        "perfci", "--pull-secret-file", str(world / "pull-secret.json"))
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    assert "oidc_configs/nope failed" in missing.stderr.str()

@@ -27,6 +27,7 @@ from sim import ocm as simocm
 ROOT = Path(__file__).resolve().parent.parent
 CLUSTERS = "/api/clusters_mgmt/v1/clusters"
 DECOYS = 250
+OIDC = "/api/clusters_mgmt/v1/oidc_configs"
 
 
 # ================================================================= helpers
@@ -137,7 +138,7 @@ def test_world_files_and_keys(world):
     assert (d / "ocm-token").stat().st_mode & 0o777 == 0o600
     assert os.access(d / "bin" / "ocm", os.X_OK)
     assert (d / "bin" / "ocm").read_text().startswith(f"#!{sys.executable}\n")
-    for key in ("ocm_url", "ocm_token_url", "mgmt_cluster_name", "mgmt_cluster_id"):
+    for key in ("ocm_url", "ocm_token_url", "mgmt_cluster_name", "mgmt_cluster_id", "oidc_config_ids"):
         assert world.info[key], key
     assert world.info["ocm_url"].startswith("http://127.0.0.1:")
     assert world.info["ocm_token_url"] == world.info["ocm_url"] + simocm.TOKEN_PATH
@@ -248,6 +249,79 @@ def test_credentials_kubeconfig_lists_hostedclusters(world, config, tmp_path):
     decoy = json.loads(run_ocm(world, "get", "clusters", "-p", "size=1", config=config).stdout)["items"][0]
     r = run_ocm(world, "get", f"{CLUSTERS}/{decoy['id']}/credentials", config=config)
     assert r.returncode == 1 and json.loads(r.stderr)["id"] == "403"
+
+
+# ============================================================ OIDC configs
+def access_token(world: World) -> str:
+    r = requests.post(world.info["ocm_token_url"], data={"grant_type": "refresh_token", "client_id": "cloud-services",
+                                                          "refresh_token": world.offline_token}, timeout=5)
+    assert r.status_code == 200
+    return r.json()["access_token"]
+
+
+def test_oidc_configs_through_the_standin(world, config):
+    ids = world.info["oidc_config_ids"]
+    assert len(ids) == 2 and len(set(ids)) == 2 and all(re.fullmatch(r"[0-9a-v]{32}", i) for i in ids)
+    # stable per seed: the same ids as the in-process factory gives for --seed 3, others for another seed
+    assert [c["id"] for c in simocm.world_oidc_configs(3, "us-east-1")] == ids
+    assert not set(ids) & {c["id"] for c in simocm.world_oidc_configs(4, "us-east-1")}
+    r = run_ocm(world, "get", OIDC, config=config)
+    assert r.returncode == 0, r.stderr
+    body = json.loads(r.stdout)
+    assert body["kind"] == "OidcConfigList" and body["page"] == 1 and body["size"] == 2 and body["total"] == 2
+    assert [c["id"] for c in body["items"]] == ids
+    # paged like clusters
+    r = run_ocm(world, "get", OIDC, "-p", "size=1", "-p", "page=2", config=config)
+    body2 = json.loads(r.stdout)
+    assert body2["page"] == 2 and body2["size"] == 1 and body2["total"] == 2 and body2["items"][0]["id"] == ids[1]
+    by_managed = {}
+    for oid, listed in zip(ids, body["items"]):
+        r = run_ocm(world, "get", f"{OIDC}/{oid}", config=config)
+        assert r.returncode == 0, r.stderr
+        c = json.loads(r.stdout)
+        assert c == listed
+        assert c["kind"] == "OidcConfig" and c["id"] == oid and c["href"] == f"{OIDC}/{oid}"
+        assert c["reusable"] is True and isinstance(c["managed"], bool)
+        assert c["issuer_url"].startswith("https://") and c["issuer_url"].endswith("/" + oid)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", c["creation_timestamp"])
+        by_managed[c["managed"]] = c
+    managed, unmanaged = by_managed[True], by_managed[False]
+    assert "secret_arn" not in managed and "installer_role_arn" not in managed
+    assert re.fullmatch(r"https://[a-z0-9-]+\.s3\.us-east-1\.amazonaws\.com/" + unmanaged["id"],
+                        unmanaged["issuer_url"])
+    assert re.fullmatch(r"arn:aws:secretsmanager:us-east-1:\d{12}:secret:[\w-]+", unmanaged["secret_arn"])
+    assert unmanaged["installer_role_arn"].startswith("arn:aws:iam::")
+    # search works as for clusters
+    r = run_ocm(world, "get", OIDC, "-p", "search=managed = 'false'", config=config)
+    assert [c["id"] for c in json.loads(r.stdout)["items"]] == [unmanaged["id"]]
+    # unknown id: the OCM error body on stderr, exit 1
+    r = run_ocm(world, "get", f"{OIDC}/{'0' * 32}", config=config)
+    assert r.returncode == 1 and r.stdout == ""
+    err = json.loads(r.stderr)
+    assert err["kind"] == "Error" and err["id"] == "404" and err["code"] == "CLUSTERS-MGMT-404" and err["reason"]
+    # a rejected access token: 401
+    bad = forged_jwt({"typ": "Bearer", "exp": int(time.time()) + 600})
+    cfg = world.write_config(config.with_name("bad.json"), refresh_token=None, access_token=bad)
+    r = run_ocm(world, "get", f"{OIDC}/{ids[0]}", config=cfg, extra_secrets=(bad,))
+    assert r.returncode == 1 and json.loads(r.stderr)["code"] == "CLUSTERS-MGMT-401"
+
+
+def test_oidc_configs_over_http(world):
+    url, ids = world.info["ocm_url"] + OIDC, world.info["oidc_config_ids"]
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {world.offline_token}"}):
+        for path in (url, f"{url}/{ids[0]}", f"{url}/{'0' * 32}"):
+            r = requests.get(path, headers=headers, timeout=5)
+            assert r.status_code == 401 and r.json()["code"] == "CLUSTERS-MGMT-401" and r.json()["kind"] == "Error"
+    h = {"Authorization": f"Bearer {access_token(world)}"}
+    body = requests.get(url, headers=h, timeout=5).json()
+    assert body["kind"] == "OidcConfigList" and body["total"] == 2 and [c["id"] for c in body["items"]] == ids
+    for oid in ids:
+        r = requests.get(f"{url}/{oid}", headers=h, timeout=5)
+        assert r.status_code == 200 and r.json()["id"] == oid
+    r = requests.get(f"{url}/nope", headers=h, timeout=5)
+    assert r.status_code == 404 and r.json()["code"] == "CLUSTERS-MGMT-404" and r.json()["kind"] == "Error"
+    assert requests.get(url, params={"size": "x"}, headers=h, timeout=5).status_code == 400
+    assert requests.post(url, json={}, headers=h, timeout=5).status_code == 405
 
 
 # ================================================================ tokens
@@ -372,6 +446,7 @@ def test_restart_keeps_token_cluster_and_login(tmp_path):
     try:
         assert w2.offline_token == token
         assert w2.info["mgmt_cluster_id"] == before["mgmt_cluster_id"]
+        assert w2.info["oidc_config_ids"] == before["oidc_config_ids"]
         assert w2.info["ocm_url"] == before["ocm_url"]      # same port when it is still free
         # the saved access token is still accepted: no new token request needed
         r = run_ocm(w2, "get", "cluster", w2.info["mgmt_cluster_id"], config=cfg)

@@ -317,6 +317,86 @@ def test_world_files(world):
     assert json.loads((d / "ready").read_text())["pid"] == world.proc.pid
 
 
+CONFIG_GROUP = "config.openshift.io"
+
+
+def cluster_config(kubeconfig: str) -> dict:
+    """What a client reads of OpenShift's cluster config: {plural: object or None (404)}."""
+    from kubernetes.client.rest import ApiException
+
+    custom, _ = kube(kubeconfig)
+    out = {}
+    for plural in ("dnses", "infrastructures"):
+        try:
+            out[plural] = custom.get_cluster_custom_object(CONFIG_GROUP, "v1", plural, "cluster")
+        except ApiException as exc:
+            assert exc.status == 404, exc
+            out[plural] = None
+    return out
+
+
+def config_discovery(kubeconfig: str) -> dict:
+    import requests
+
+    kc = yaml.safe_load(Path(kubeconfig).read_text())
+    server, token = kc["clusters"][0]["cluster"]["server"], kc["users"][0]["user"]["token"]
+    groups = requests.get(f"{server}/apis", headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+    assert CONFIG_GROUP in [g["name"] for g in groups["groups"]]
+    r = requests.get(f"{server}/apis/{CONFIG_GROUP}/v1", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    data = r.json()
+    assert r.status_code == 200 and data["groupVersion"] == f"{CONFIG_GROUP}/v1"
+    return {x["name"]: x for x in data["resources"]}
+
+
+def test_cluster_config_objects(world):
+    """The management cluster's base domain and region, read as on a real OpenShift cluster."""
+    assert world.world["cluster_config"] is True
+    res = config_discovery(world.kubeconfig)
+    assert res["dnses"]["kind"] == "DNS" and res["infrastructures"]["kind"] == "Infrastructure"
+    assert res["dnses"]["namespaced"] is False and res["infrastructures"]["namespaced"] is False
+    assert "dnses/status" in res and "infrastructures/status" in res
+    objs = cluster_config(world.kubeconfig)
+    dns, infra = objs["dnses"], objs["infrastructures"]
+    assert dns["apiVersion"] == f"{CONFIG_GROUP}/v1" and dns["kind"] == "DNS"
+    assert dns["spec"]["baseDomain"] == world.world["base_domain"]
+    assert infra["kind"] == "Infrastructure"
+    st = infra["status"]
+    assert st["platformStatus"] == {"type": "AWS", "aws": {"region": world.world["region"]}}
+    assert st["platform"] == "AWS" and st["infrastructureName"]
+    assert st["infrastructureName"] in dns["spec"]["privateZone"]["tags"]["Name"]
+    # status belongs to the status subresource: a write to the main resource leaves it alone
+    custom, _ = kube(world.kubeconfig)
+    after = custom.patch_cluster_custom_object(CONFIG_GROUP, "v1", "infrastructures", "cluster",
+                                               {"status": {"platformStatus": {"aws": {"region": "xx-nowhere-1"}}}})
+    assert after["status"] == st
+
+
+def test_cluster_config_absent_with_no_cluster_config(tmp_path):
+    """``--no-cluster-config``: the types are served (discovery) but the objects cannot be read; a restored
+    state that holds them loses them, and a restart without the flag creates them again."""
+    d = tmp_path / "world"
+    w = SimWorld(d, "--speed", str(SPEED), "--ocm-decoys", "3", "--no-cluster-config").start()
+    try:
+        assert w.world["cluster_config"] is False
+        assert {"dnses", "infrastructures"} <= set(config_discovery(w.kubeconfig))
+        assert cluster_config(w.kubeconfig) == {"dnses": None, "infrastructures": None}
+    finally:
+        w.stop()
+    w = SimWorld(d, "--speed", str(SPEED), "--ocm-decoys", "3", "--base-domain", "other.example",
+                 "--region", "eu-west-1").start()
+    try:
+        objs = cluster_config(w.kubeconfig)
+        assert objs["dnses"]["spec"]["baseDomain"] == "other.example"
+        assert objs["infrastructures"]["status"]["platformStatus"]["aws"]["region"] == "eu-west-1"
+    finally:
+        w.stop()
+    w = SimWorld(d, "--speed", str(SPEED), "--ocm-decoys", "3", "--no-cluster-config").start()
+    try:
+        assert cluster_config(w.kubeconfig) == {"dnses": None, "infrastructures": None}
+    finally:
+        w.stop()
+
+
 def test_cli_flags_and_version(world, tmp_path):
     r = world.cli("create", "cluster", "aws", "--bogus", cwd=tmp_path)
     assert r.returncode == 1 and r.stderr.strip().splitlines()[-1] == "unknown flag: --bogus"
@@ -571,6 +651,10 @@ def test_sigint_saves_and_restart_restores(world):
     after = {h["metadata"]["name"]: h["metadata"]["uid"] for h in
              custom.list_cluster_custom_object(GROUP, VERSION, "hostedclusters")["items"]}
     assert after == rv_before
+    # the cluster config objects are kept (and re-applied) across the restart
+    objs = cluster_config(world.kubeconfig)
+    assert objs["dnses"]["spec"]["baseDomain"] == world.world["base_domain"]
+    assert objs["infrastructures"]["status"]["platformStatus"]["aws"]["region"] == world.world["region"]
     # the operator resumes: the cluster created just before the restart still rolls out
     wait_for(lambda: rolled_out(get_hc(custom, "perf-0021")), 20, "rollout after restart")
     r = world.cli("destroy", "cluster", "aws", "--name", "perf-0021")
