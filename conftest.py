@@ -6,4 +6,6 @@ pytest_plugins = [
     "plugins.session",
     "plugins.lifecycle",
     "plugins.reporting",
+    "plugins.recording",
+    "plugins.elastic",
 ]

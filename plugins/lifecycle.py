@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from . import documents
 from . import rundir as ledger
 from .binaries import acquire_clis
 from .kube import Kube, WaitTimeout, parse_time
@@ -111,19 +112,6 @@ class HostedCluster:
         return Kube.from_kubeconfig(str(self.kubeconfig))
 
 
-def seconds_between(start: str | float | None, end: str | float | None) -> float | None:
-    def epoch(value):
-        if value is None:
-            return None
-        if isinstance(value, (int, float)):
-            return float(value)
-        parsed = parse_time(value)
-        return parsed.timestamp() if parsed else None
-
-    a, b = epoch(start), epoch(end)
-    return None if a is None or b is None else round(b - a, 3)
-
-
 def iso_epoch(value: float | None) -> str | None:
     return None if value is None else isotime(dt.datetime.fromtimestamp(value, dt.timezone.utc))
 
@@ -142,6 +130,7 @@ class Lifecycle:
         self.install_failed = False
         self.maybe_created = False
         self.timings: dict = {}
+        self.documents: list[dict] = []
         self.handle: HostedCluster | None = None
 
     def _ledger(self, event: str, **fields) -> None:
@@ -223,6 +212,7 @@ class Lifecycle:
                 call.longrepr, "reprcrash", None) else "test failed"
         final = "not_created"
         teardown_error = None
+        self._write_install_metadata(failed)
         try:
             if self.maybe_created:
                 if failed or s.must_gather_all:
@@ -237,11 +227,11 @@ class Lifecycle:
         finally:
             if teardown_error and self.error is None:
                 self.error = teardown_error
-            self._write_install_metadata(failed)
             result = {
                 "name": spec.name, "index": spec.index, "test_id": spec.test_id, "workers": spec.workers,
                 "outcome": "failed" if failed else "passed", "final": final, "phase": self.phase,
                 "error": self.error, "folder": str(self.folder), "timings": dict(t),
+                "documents": self.documents,
             }
             self.request.node.stash[RESULT_KEY] = result
         if teardown_error:
@@ -279,43 +269,31 @@ class Lifecycle:
         self._write_destroy_metadata("failed", error)
         return "pending_deletion", error
 
-    # ----------------------------------------------------------- metadata
-    def _base_document(self, operation: str) -> dict:
+    # ---------------------------------------------------------- documents
+    def _record_document(self, doc: dict) -> None:
+        """Let plugins amend the document, write it to the cluster's folder, and send it with the report."""
+        config = self.request.config
+        doc = documents.normalize(doc)
+        config.hook.pytest_hcp_document(config=config, document=doc)
+        doc = documents.normalize(doc)
+        write_json(self.folder / f"metadata_{doc['operation']}.json", doc)
+        self.documents.append(doc)
+
+    def _base_document(self) -> dict:
         return {"uuid": self.settings.uuid, "cluster_name": self.spec.name, "index": self.spec.index,
-                "operation": operation, "workers": self.spec.workers, "platform": self.settings.platform,
-                "timestamp": isotime()}
+                "test_id": self.spec.test_id, "workers": self.spec.workers, "platform": self.settings.platform,
+                "install_method": "hypershift", "mgmt_cluster_name": self.platform.d.get("mgmt_name"),
+                "job_iterations": None, "load_duration": None, "timestamp": documents.now()}
 
     def _write_install_metadata(self, failed: bool) -> None:
-        t = self.timings
-        doc = self._base_document("install")
-        doc.update({
-            "status": "failed" if self.install_failed else "ready",
-            "test_outcome": "failed" if failed else "passed",
-            "phase": self.phase if self.install_failed else "ready",
-            "error": self.error,
-            "version": t.get("version", ""),
-            "batch_wait_s": t.get("batch_wait_s"),
-            "create_cli_s": t.get("create_cli_s"),
-            "create_requested": t.get("create_requested"),
-            "hc_created": t.get("hc_created"),
-            "control_plane_available": t.get("control_plane_available"),
-            "nodepools_ready": t.get("nodepools_ready"),
-            "workers_ready": t.get("workers_ready"),
-            "install_completed": t.get("install_completed"),
-            "ready": t.get("ready"),
-            "control_plane_s": seconds_between(t.get("hc_created"), t.get("control_plane_available")),
-            "workers_s": seconds_between(t.get("control_plane_available"), t.get("workers_ready")),
-            "install_s": seconds_between(t.get("hc_created"), t.get("install_completed")),
-            "duration": seconds_between(t.get("create_requested"), t.get("ready")),
-        })
-        t.update({k: doc[k] for k in ("control_plane_s", "workers_s", "install_s")})
-        t["ready_s"] = doc["duration"]
-        write_json(self.folder / "metadata_install.json", doc)
+        doc = documents.install_document(
+            self._base_document(), self.timings, status="failed" if self.install_failed else "ready",
+            test_outcome="failed" if failed else "passed", phase=self.phase if self.install_failed else "ready",
+            error=self.error)
+        for key in ("hc_created_s", "control_plane_s", "workers_s", "install_s", "ready_s"):
+            self.timings[key] = doc[key]
+        self._record_document(doc)
 
     def _write_destroy_metadata(self, status: str, error: str | None = None) -> None:
-        t = self.timings
-        doc = self._base_document("destroy")
-        doc.update({"status": status, "error": error, "destroy_requested": t.get("destroy_requested"),
-                    "deleted": t.get("deleted"), "destroy_cli_s": t.get("destroy_cli_s"),
-                    "duration": t.get("destroy_s")})
-        write_json(self.folder / "metadata_destroy.json", doc)
+        self._record_document(documents.destroy_document(self._base_document(), self.timings, status=status,
+                                                         error=error))

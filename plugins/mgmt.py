@@ -46,7 +46,7 @@ class MgmtCluster:
 
     def document(self, settings: Settings) -> dict:
         """The run's one document about its management cluster."""
-        doc = {"uuid": settings.uuid, "operation": "mgmt_cluster", "timestamp": isotime(),
+        doc = {"uuid": settings.uuid, "operation": "mgmt_cluster", "timestamp": isotime(), "platform": "hypershift",
                "mgmt_cluster_name": self.name, "cluster_id": self.id, "version": self.version,
                "base_domain": self.base_domain, "aws_region": self.region, "source": self.source,
                "hostedclusters": settings.cluster_count}

@@ -172,6 +172,23 @@ def parse_existing_file(name: str, raw: str) -> str:
     return path
 
 
+def parse_existing_dir(name: str, raw: str) -> str:
+    path = parse_path(name, raw)
+    if not os.path.isdir(path):
+        raise pytest.UsageError(f"{name} {raw}: no such directory")
+    return path
+
+
+def parse_es_url(name: str, raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    value = str(raw).strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise pytest.UsageError(f"{name}: expected an http(s) URL")  # the value may hold credentials: not shown
+    return value.rstrip("/")
+
+
 OCM_ALIASES = {"production": "https://api.openshift.com", "prod": "https://api.openshift.com",
                "prd": "https://api.openshift.com", "staging": "https://api.stage.openshift.com",
                "stage": "https://api.stage.openshift.com", "stg": "https://api.stage.openshift.com",
@@ -379,13 +396,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("--expire", "Minutes until a ROSA cluster expires and is deleted (--platform rosa).",
            lambda n, r: parse_int(n, r, 1), None, metavar="MINUTES"),
     # ---- accepted now, used by later parts of the harness (Elasticsearch, load)
-    Option("--es-url", "Elasticsearch URL for the timing documents (accepted; uploading is not implemented "
-           "yet: the documents are in each cluster's metadata_*.json).", parse_text, None, metavar="URL",
+    Option("--es-url", "Elasticsearch URL for the timing documents (credentials in the URL or ES_USERNAME/"
+           "ES_PASSWORD/ES_API_KEY); without it nothing is uploaded.", parse_es_url, None, metavar="URL",
            secret=True),
     Option("--es-index", "Elasticsearch index of the timing documents.", parse_text, "osde2e-install-timings",
            metavar="INDEX"),
     Option("--es-insecure", "Do not verify Elasticsearch's TLS certificate.", parse_bool, False, is_flag=True),
     Option("--es-index-retry", "Attempts to index a document.", lambda n, r: parse_int(n, r, 1), 5, metavar="N"),
+    Option("--es-index-only", "Upload every timing document of the finished run directory PATH to --es-url, "
+           "then exit (uploading twice never duplicates).", parse_existing_dir, None, metavar="PATH"),
     Option("--add-cluster-load", "Run kube-burner on every ready cluster (accepted; not implemented yet).",
            parse_bool, False, is_flag=True),
     Option("--cluster-load-duration", "Churn duration of the load (kube-burner --churn-duration).",
@@ -504,6 +523,7 @@ class Settings:
     es_index: str = "osde2e-install-timings"
     es_insecure: bool = False
     es_index_retry: int = 5
+    es_index_only: str | None = None
     add_cluster_load: bool = False
     cluster_load_duration: str = "4h"
     cluster_load_jobs_per_worker: int = 10
@@ -611,7 +631,7 @@ PLATFORM_ONLY = {
     "rosa": ("rosa_cli", "rosa_init", "rosa_env", "rosa_multi_az", "rosa_addons", "rosa_flavour", "rosa_version",
              "expire"),
 }
-INERT = ("es_url", "add_cluster_load")
+INERT = ("add_cluster_load",)
 
 
 def check_platform_options(platform: str, values: dict, sources: dict, warnings: list[str]) -> None:

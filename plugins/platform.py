@@ -435,6 +435,7 @@ class SimWorld:
             "region": info["region"],
             "release_image": info["release_image"],
             "pull_secret": str(self.folder / "pull-secret.json"),
+            "mgmt_name": info.get("mgmt_cluster_name") or "sim-mgmt",
             "secrets": [],
         }
 

@@ -24,7 +24,7 @@ import pytest
 from .options import Settings, get_settings
 from .pacing import PacerService
 from .platform import SimWorld, open_platform
-from .rundir import RunDir, write_json
+from .rundir import RunDir, isotime, write_json
 from .watcher import Watcher
 
 log = logging.getLogger("hcp.session")
@@ -85,7 +85,7 @@ def activate(config: pytest.Config) -> None:
             config.stash[ACTIVE_KEY] = True
             config.stash[CONTEXT_KEY] = RunContext(**config.workerinput["hcp_run"])
         return
-    if config.option.collectonly or not scale_requested(config):
+    if config.option.collectonly or not scale_requested(config) or get_settings(config).es_index_only:
         return
     config.stash[ACTIVE_KEY] = True
     settings = get_settings(config)
@@ -174,6 +174,11 @@ class Controller:
                 else:
                     self.world = SimWorld.start(self.rundir.path / "sim", s)
                 descriptor = self.world.descriptor()
+                write_json(self.rundir.path / "mgmt_cluster.json", {
+                    "uuid": s.uuid, "operation": "mgmt_cluster", "timestamp": isotime(),
+                    "mgmt_cluster_name": descriptor["mgmt_name"], "base_domain": descriptor["base_domain"],
+                    "aws_region": descriptor["region"], "source": "sim", "platform": "sim",
+                    "hostedclusters": s.cluster_count})
             elif s.platform == "hypershift":
                 descriptor = hypershift_descriptor(s, self.rundir.path)
             else:  # pragma: no cover - options reject other platforms
