@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.simworld import SimWorld
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,3 +25,21 @@ def scale_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) ->
             monkeypatch.delenv(name)
     pytester.syspathinsert(ROOT)
     return pytester
+
+
+@pytest.fixture
+def sim_world(tmp_path):
+    """Start standalone simulated worlds (``python -m sim serve``): ``sim_world(*serve_args) -> SimWorld``.
+
+    Each runs in ``tmp_path/worldN`` at ``--speed 3000`` unless ``serve_args`` say otherwise, and is stopped
+    (SIGINT, then kill) after the test."""
+    worlds: list[SimWorld] = []
+
+    def start(*args: str, timeout: float = 60.0) -> SimWorld:
+        world = SimWorld(tmp_path / f"world{len(worlds)}", "--speed", "3000", *args)
+        worlds.append(world)
+        return world.start(timeout)
+
+    yield start
+    for world in worlds:
+        world.stop(timeout=20, check=False)

@@ -12,7 +12,7 @@ import pytest
 from plugins.options import Settings
 from plugins.platform import ClusterSpec, HypershiftPlatform
 from tests.test_options import _defaults
-from tests.test_run import ledger, sim_world, summary  # noqa: F401  (sim_world is a fixture)
+from tests.test_run import ledger, summary
 
 REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "hypershift-reference.md"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
@@ -124,7 +124,7 @@ def test_hypershift_bad_input(scale_project, files, why, extra, message):
 
 
 def test_unreachable_or_unauthorised_management_cluster_is_a_usage_error(scale_project, files, sim_world):
-    world = sim_world("--no-cluster-config")  # the cluster cannot tell its base domain and region
+    world = sim_world("--no-cluster-config").dir  # the cluster cannot tell its base domain and region
     base = ["tests_scale", "--platform", "hypershift", "--pull-secret-file", str(files["pull"]), "--aws-account-file",
             str(files["creds"]), "--aws-profile", "perfci", "--base-domain", "x.example.com", "--region", "us-east-1",
             "--hypershift-cli", str(world / "bin" / "hypershift")]
@@ -155,7 +155,7 @@ def test_wrapper_invocation_runs_on_the_standalone_simulated_cluster(scale_proje
     """The old wrapper's example invocation, translated to pytest with --platform hypershift.
 
     Only the simulated world's addresses are added (OCM URL, token URL, the stand-in CLIs)."""
-    world = sim_world("--speed", "3000", "--ocm-cluster-name", "mgmt-cluster")
+    world = sim_world("--speed", "3000", "--ocm-cluster-name", "mgmt-cluster").dir
     info = json.loads((world / "world.json").read_text())
     token = (world / "ocm-token").read_text().strip()
     path = files["dir"] / "run"
@@ -164,7 +164,7 @@ def test_wrapper_invocation_runs_on_the_standalone_simulated_cluster(scale_proje
         "--cluster-name-seed", "test", "--cluster-count", "3",
         "--aws-account-file", str(files["creds"]), "--aws-profile", "perfci", "--ocm-token", token,
         "--pull-secret-file", str(world / "pull-secret.json"), "--mgmt-cluster", "mgmt-cluster",
-        "--workers", "2,1,3", "--es-url", "https://elastic.local", "--es-index", "elastic-index", "--es-insecure",
+        "--workers", "2,1,3", "--es-url", "https://127.0.0.1:9", "--es-index", "elastic-index", "--es-insecure",
         "--log-level", "DEBUG", "--cleanup-clusters", "--wildcard-options", "--network-type OVNKubernetes",
         "--add-cluster-load", "--cluster-load-jobs-per-worker", "50", "--cluster-load-job-distribution", "5",
         "--batch-size", "10", "--delay-between-batch", "60", "-n", "2",
@@ -183,8 +183,12 @@ def test_wrapper_invocation_runs_on_the_standalone_simulated_cluster(scale_proje
     mgmt_doc = json.loads((path / "mgmt_cluster.json").read_text())
     assert mgmt_doc["mgmt_cluster_name"] == "mgmt-cluster" and mgmt_doc["base_domain"] == "sim.hypershift.local"
     assert mgmt_doc["source"] == "ocm" and mgmt_doc["cluster_id"] == info["mgmt_cluster_id"]
-    result.stdout.fnmatch_lines(["*warning: --es-url is accepted but not implemented yet*",
+    result.stdout.fnmatch_lines(["*warning: --add-cluster-load is accepted but not implemented yet*",
                                  "*warning: --ocm-token on the command line is visible*"])
+    # Elasticsearch is down for the whole run: the run goes on and says how to upload later
+    result.stdout.fnmatch_lines(["Elasticsearch https://127.0.0.1:9 index elastic-index: 0 of 7 documents "
+                                 "uploaded, 7 pending",
+                                 f"*upload them later with: pytest --es-index-only {path} *"])
     # the OCM token: only in the 0600 config file the ocm CLI reads, on no child's argv, in no log
     for file in path.rglob("*"):
         if file.is_file() and file.name != "ocm.json" and file.suffix != ".gz":
@@ -205,7 +209,7 @@ def test_wrapper_invocation_runs_on_the_standalone_simulated_cluster(scale_proje
 
 
 def test_machinepool_must_gather_all_and_mgmt_must_gather(scale_project, files, sim_world):
-    world = sim_world("--speed", "3000")
+    world = sim_world("--speed", "3000").dir
     path = files["dir"] / "run"
     result = scale_project.runpytest_subprocess(
         "tests_scale", "--platform", "hypershift", "--path", str(path), "--cluster-count", "1",
@@ -240,7 +244,7 @@ def test_hypershift_cli_is_built_once_per_run_across_workers(scale_project, file
     """Without --hypershift-cli the CLI is built from --hypershift-cli-version of --hypershift-repo, once."""
     import subprocess
 
-    world = sim_world("--speed", "3000")
+    world = sim_world("--speed", "3000").dir
     repo = files["dir"] / "hypershift-src"
     repo.mkdir()
     (repo / "Makefile").write_text(
@@ -278,7 +282,7 @@ def ocm_env(world: Path, monkeypatch) -> dict:
 
 
 def test_mgmt_cluster_found_through_ocm_without_the_token_on_any_argv(scale_project, files, sim_world, monkeypatch):
-    world = sim_world("--speed", "3000")
+    world = sim_world("--speed", "3000").dir
     ocm = ocm_env(world, monkeypatch)
     path = files["dir"] / "run"
     result = scale_project.runpytest_subprocess(
@@ -306,7 +310,7 @@ def test_mgmt_cluster_found_through_ocm_without_the_token_on_any_argv(scale_proj
 
 
 def test_unknown_mgmt_cluster_in_ocm_is_a_usage_error(scale_project, files, sim_world, monkeypatch):
-    world = sim_world("--speed", "3000")
+    world = sim_world("--speed", "3000").dir
     ocm = ocm_env(world, monkeypatch)
     path = files["dir"] / "run"
     result = scale_project.runpytest_subprocess(
@@ -326,7 +330,7 @@ def test_ocm_cli_is_downloaded_from_the_release_api(scale_project, files, sim_wo
 
     from tests.test_acquire import FakeGitHub
 
-    world = sim_world("--speed", "3000")
+    world = sim_world("--speed", "3000").dir
     ocm = ocm_env(world, monkeypatch)
     github = FakeGitHub()
     try:
@@ -398,7 +402,7 @@ def test_ocm_argv_and_login_without_argv(tmp_path, monkeypatch):
 
 
 def test_base_domain_and_region_are_read_from_the_management_cluster(scale_project, files, sim_world):
-    world = sim_world("--speed", "3000")
+    world = sim_world("--speed", "3000").dir
     path = files["dir"] / "run"
     result = scale_project.runpytest_subprocess(
         "tests_scale", "--platform", "hypershift", "--path", str(path), "--cluster-count", "1",
@@ -414,7 +418,7 @@ def test_base_domain_and_region_are_read_from_the_management_cluster(scale_proje
 
 
 def test_oidc_config_id_sets_the_issuer_url(scale_project, files, sim_world, monkeypatch):
-    world = sim_world("--speed", "3000")
+    world = sim_world("--speed", "3000").dir
     ocm = ocm_env(world, monkeypatch)
     config_id = ocm["info"]["oidc_config_ids"][1]
     path = files["dir"] / "run"

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+
+from tests.simworld import SimWorld
 
 ROOT = Path(__file__).resolve().parent.parent
 CRD_DIR = ROOT.parent / "shared" / "reference" / "crds"
@@ -35,24 +33,13 @@ def real_world(tmp_path):
     with RealApiServer(os.environ["KUBEBUILDER_ASSETS"], tmp_path / "kas") as kas:
         if CRD_DIR.is_dir():
             apply_crds(kas.kubeconfig, CRD_DIR)
-        folder = tmp_path / "world"
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", "--dir", str(folder), "--speed", "1000",
-                                 "--mgmt-kubeconfig", kas.kubeconfig, "--install-crds", "--fail-clusters", "2"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        world = SimWorld(tmp_path / "world", "--speed", "1000", "--mgmt-kubeconfig", kas.kubeconfig,
+                         "--install-crds", "--fail-clusters", "2")
         try:
-            deadline = time.monotonic() + 60
-            while not (folder / "ready").exists():
-                assert proc.poll() is None, "sim serve exited"
-                assert time.monotonic() < deadline, "sim serve not ready"
-                time.sleep(0.05)
-            yield folder, kas
+            world.start(timeout=60)
+            yield world.dir, kas
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            world.stop(timeout=20, check=False)
 
 
 def test_harness_on_a_real_kube_apiserver(scale_project, tmp_path, real_world):

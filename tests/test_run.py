@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-ROOT = Path(__file__).resolve().parent.parent
 SPEED = "3000"  # simulated seconds per real second: a cluster's whole life takes a few real seconds
 
 
@@ -49,33 +43,6 @@ def overlaps(intervals: list[tuple[float, float]]) -> int:
         cur += step
         best = max(best, cur)
     return best
-
-
-@pytest.fixture
-def sim_world(tmp_path):
-    """A standalone simulated world (``python -m sim serve``), stopped after the test."""
-    procs = []
-
-    def start(*args: str) -> Path:
-        folder = tmp_path / f"world{len(procs)}"
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", "--dir", str(folder), "--speed", SPEED,
-                                 *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(proc)
-        deadline = time.monotonic() + 60
-        while not (folder / "ready").exists():
-            assert proc.poll() is None, "sim serve exited"
-            assert time.monotonic() < deadline, "sim serve not ready"
-            time.sleep(0.05)
-        return folder
-
-    yield start
-    for proc in procs:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def mgmt_api(folder: Path) -> k8s.CustomObjectsApi:
@@ -167,7 +134,7 @@ def test_batch_size_alone_caps_clusters_installing_at_once(scale_project, tmp_pa
 def test_failed_cluster_is_kept_with_a_dump_and_the_others_destroyed(scale_project, tmp_path, sim_world):
     world = sim_world("--fail-clusters", "2")
     path = tmp_path / "run"
-    result = run_scale(scale_project, "--cluster-count", "3", "--sim-dir", str(world), "-n", "2", path=path)
+    result = run_scale(scale_project, "--cluster-count", "3", "--sim-dir", str(world.dir), "-n", "2", path=path)
     result.assert_outcomes(passed=2, errors=1)
     data = summary(path)
     by_index = {c["index"]: c for c in data["clusters"]}
@@ -176,7 +143,7 @@ def test_failed_cluster_is_kept_with_a_dump_and_the_others_destroyed(scale_proje
     assert "InfraStatusFailure" in failed["error"] or "InvalidIAMRole" in failed["error"]  # the world's failure modes
     assert data["kept"] == [failed["name"]] and data["pending_deletion"] == []
     # still on the management cluster, the others gone
-    assert hc_names(world) == {failed["name"]}
+    assert hc_names(world.dir) == {failed["name"]}
     folder = path / failed["name"]
     assert (folder / "dump" / "hypershift-dump.tar.gz").stat().st_size > 0
     assert (folder / "create.log").exists() and (folder / "metadata_install.json").exists()

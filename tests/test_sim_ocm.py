@@ -12,7 +12,6 @@ import hmac
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -23,50 +22,25 @@ import requests
 import yaml
 
 from sim import ocm as simocm
+from tests.simworld import SimWorld
 
-ROOT = Path(__file__).resolve().parent.parent
 CLUSTERS = "/api/clusters_mgmt/v1/clusters"
 DECOYS = 250
 OIDC = "/api/clusters_mgmt/v1/oidc_configs"
 
 
 # ================================================================= helpers
-class World:
-    """A ``python -m sim serve`` subprocess in ``dir``."""
+class World(SimWorld):
+    """A ``python -m sim serve`` subprocess in ``dir`` at ``--speed 2000``, with its OCM token and URLs."""
 
     def __init__(self, dir_: Path, *args: str):
-        self.dir = dir_
-        self.args = list(args)
-        self.proc: subprocess.Popen | None = None
+        super().__init__(dir_, "--speed", "2000", *args)
 
     def start(self, timeout: float = 30.0) -> "World":
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.log = open(self.dir.parent / f"{self.dir.name}-serve.log", "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", "--dir", str(self.dir), "--speed", "2000",
-                                      *self.args], cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        deadline = time.monotonic() + timeout
-        while not (self.dir / "ready").exists():
-            assert self.proc.poll() is None, "sim serve exited"
-            assert time.monotonic() < deadline, "world not ready"
-            time.sleep(0.05)
-        self.banner = self.proc.stdout.readline()
-        self.info = json.loads((self.dir / "world.json").read_text())
-        self.ocm = str(self.dir / "bin" / "ocm")
+        super().start(timeout)
+        self.info = self.world
         self.offline_token = (self.dir / "ocm-token").read_text().strip()
         return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise AssertionError("sim serve did not stop in time")
-        finally:
-            self.log.close()
 
     def write_config(self, path: Path, **over) -> Path:
         cfg = {"client_id": "cloud-services", "refresh_token": self.offline_token, "scopes": ["openid"],
@@ -442,7 +416,7 @@ def test_restart_keeps_token_cluster_and_login(tmp_path):
         token = w.offline_token
     finally:
         w.stop()
-    w2 = World(tmp_path / "w", "--ocm-decoys", "5", "--seed", "9").start()
+    w2 = w.restart()   # the same folder and arguments
     try:
         assert w2.offline_token == token
         assert w2.info["mgmt_cluster_id"] == before["mgmt_cluster_id"]

@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import signal
-import subprocess
 import sys
 import tarfile
 import time
@@ -22,12 +21,12 @@ import pytest
 import yaml
 
 from sim import model
+from tests.simworld import RELEASE, SimWorld
 
 ROOT = Path(__file__).resolve().parent.parent
 CRD_DIR = ROOT.parent / "shared" / "reference" / "crds"
 GROUP, VERSION = "hypershift.openshift.io", "v1beta1"
 SPEED = 2000
-RELEASE = "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64"
 
 
 # =================================================================== model
@@ -226,63 +225,6 @@ def transitions(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-class SimWorld:
-    """A ``python -m sim serve`` subprocess in ``dir``."""
-
-    def __init__(self, dir_: Path, *args: str):
-        self.dir = dir_
-        self.args = list(args)
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 30.0) -> "SimWorld":
-        self.log = open(self.dir.parent / f"{self.dir.name}-serve.log", "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", "--dir", str(self.dir), *self.args],
-                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        ready = self.dir / "ready"
-        deadline = time.monotonic() + timeout
-        while not ready.exists():
-            assert self.proc.poll() is None, f"sim serve exited: {(self.dir.parent / 'serve.log')}"
-            assert time.monotonic() < deadline, "world not ready"
-            time.sleep(0.05)
-        self.banner = self.proc.stdout.readline()
-        self.world = json.loads((self.dir / "world.json").read_text())
-        self.kubeconfig = str(self.dir / "kubeconfig")
-        self.hypershift = str(self.dir / "bin" / "hypershift")
-        return self
-
-    def stop(self, sig=signal.SIGINT, timeout: float = 10.0) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise AssertionError("sim serve did not stop in time")
-        finally:
-            self.log.close()
-
-    def cli(self, *args: str, timeout: float = 30.0, cwd: Path | None = None, env: dict | None = None):
-        e = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        e["KUBECONFIG"] = self.kubeconfig
-        e.update(env or {})
-        return subprocess.run([self.hypershift, *args], capture_output=True, text=True, timeout=timeout,
-                              cwd=str(cwd or self.dir.parent), env=e)
-
-    def cli_async(self, *args: str, cwd: Path | None = None) -> subprocess.Popen:
-        e = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        e["KUBECONFIG"] = self.kubeconfig
-        return subprocess.Popen([self.hypershift, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, cwd=str(cwd or self.dir.parent), env=e)
-
-    def create_args(self, name: str, replicas: int = 2, *extra: str) -> list[str]:
-        return ["create", "cluster", "aws", "--name", name, "--namespace", "clusters",
-                "--base-domain", self.world["base_domain"], "--pull-secret", str(self.dir / "pull-secret.json"),
-                "--region", self.world["region"], "--node-pool-replicas", str(replicas),
-                "--release-image", RELEASE, *extra]
-
-
 def json_logs(stderr: str) -> list[dict]:
     out = []
     for line in stderr.splitlines():
@@ -382,15 +324,14 @@ def test_cluster_config_absent_with_no_cluster_config(tmp_path):
         assert cluster_config(w.kubeconfig) == {"dnses": None, "infrastructures": None}
     finally:
         w.stop()
-    w = SimWorld(d, "--speed", str(SPEED), "--ocm-decoys", "3", "--base-domain", "other.example",
-                 "--region", "eu-west-1").start()
+    w.restart("--speed", str(SPEED), "--ocm-decoys", "3", "--base-domain", "other.example", "--region", "eu-west-1")
     try:
         objs = cluster_config(w.kubeconfig)
         assert objs["dnses"]["spec"]["baseDomain"] == "other.example"
         assert objs["infrastructures"]["status"]["platformStatus"]["aws"]["region"] == "eu-west-1"
     finally:
         w.stop()
-    w = SimWorld(d, "--speed", str(SPEED), "--ocm-decoys", "3", "--no-cluster-config").start()
+    w.restart("--speed", str(SPEED), "--ocm-decoys", "3", "--no-cluster-config")
     try:
         assert cluster_config(w.kubeconfig) == {"dnses": None, "infrastructures": None}
     finally:
