@@ -26,6 +26,7 @@ from . import documents
 log = logging.getLogger("hcp.elastic")
 
 BATCH = 200
+QUIET_AFTER_FAILURE = 60.0
 TRANSIENT = {429, 500, 502, 503, 504}
 
 
@@ -155,11 +156,12 @@ class Recorder:
         self.uploader = Uploader(settings.es_url, settings.es_index, settings.es_insecure, settings.es_index_retry)
         self.buffer: list[dict] = []
         self.received = 0
+        self.quiet_until = 0.0  # after a failed flush, leave Elasticsearch alone for a while mid-run
 
     def pytest_hcp_document_recorded(self, config: pytest.Config, document: dict) -> None:
         self.buffer.append(document)
         self.received += 1
-        if len(self.buffer) >= BATCH:
+        if len(self.buffer) >= BATCH and time.monotonic() >= self.quiet_until:
             self.flush()
 
     def flush(self) -> None:
@@ -167,6 +169,8 @@ class Recorder:
             self.uploader.upload(self.buffer)
             self.buffer = [d for d in self.buffer if documents.doc_id(d) not in self.uploader.sent
                            and documents.doc_id(d) not in self.uploader.failed]
+            # Still failing: do not hold up the controller again before a minute has passed.
+            self.quiet_until = time.monotonic() + (QUIET_AFTER_FAILURE if self.buffer else 0.0)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
