@@ -5,21 +5,52 @@ Elasticsearch is the ES-API-compatible server in tests/esserver.py (on 127.0.0.1
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from pathlib import Path
 
 import pytest
 
 from plugins.documents import FIELDS, doc_id
+from plugins.elastic import mask_url
 from tests.esserver import FakeElasticsearch
 from tests.test_run import SPEED, summary, ts
 
-INDEX = "timings"
+INDEX = f"hcp-scale-test-{uuid.uuid4().hex[:8]}" if os.environ.get("ES_URL") else "timings"
+
+
+class RealElasticsearch:
+    """A real cluster named by ES_URL, seen through the few calls these tests make."""
+
+    def __init__(self, url: str):
+        from plugins.elastic import connection
+
+        self.url = url
+        self.client = connection(url, insecure=os.environ.get("ES_INSECURE") == "1")
+
+    def documents(self, index: str) -> dict:
+        self.client.indices.refresh(index=index)
+        hits = self.client.search(index=index, size=10000, query={"match_all": {}})["hits"]["hits"]
+        return {hit["_id"]: hit["_source"] for hit in hits}
+
+    def templates(self) -> dict:
+        found = self.client.indices.get_index_template(name=f"{INDEX}*")["index_templates"]
+        return {t["name"]: t["index_template"] for t in found}
 
 
 @pytest.fixture
 def es():
+    """The test server, or a real Elasticsearch when ES_URL is set (then INDEX is unique per test)."""
+    if os.environ.get("ES_URL"):
+        yield RealElasticsearch(os.environ["ES_URL"])
+        return
     with FakeElasticsearch() as server:
         yield server
+
+
+def fake_only(es):
+    if not isinstance(es, FakeElasticsearch):
+        pytest.skip("needs fault injection: only with the test server")
 
 
 def run(project, path: Path, es_url: str, *args: str, speed: str = SPEED):
@@ -54,8 +85,8 @@ def test_every_document_is_uploaded_once_with_fixed_types(scale_project, tmp_pat
             expected = {"double": float, "long": int, "date": str, "keyword": str, "text": str}[kind]
             assert isinstance(value, expected) and value != "", (field, value)
     template = es.templates()[f"{INDEX}-hcp-scale"]
-    assert template["template"]["mappings"]["properties"]["ready_s"] == {"type": "double"}
-    result.stdout.fnmatch_lines([f"Elasticsearch {es.url} index {INDEX}: 4 of 4 documents uploaded"])
+    assert template["template"]["mappings"]["properties"]["ready_s"]["type"] == "double"
+    result.stdout.fnmatch_lines([f"Elasticsearch {mask_url(es.url)} index {INDEX}: 4 of 4 documents uploaded"])
     # uploading the finished run again changes nothing
     again = index_only(scale_project, path, es.url)
     assert again.ret == 0
@@ -63,6 +94,7 @@ def test_every_document_is_uploaded_once_with_fixed_types(scale_project, tmp_pat
 
 
 def test_elasticsearch_down_for_the_whole_run_then_index_only(scale_project, tmp_path, es):
+    fake_only(es)
     es.down()
     path = tmp_path / "run"
     result = run(scale_project, path, es.url, "--cluster-count", "2", "--es-index-retry", "2")
@@ -79,6 +111,7 @@ def test_elasticsearch_down_for_the_whole_run_then_index_only(scale_project, tmp
 
 
 def test_failures_mid_run_lose_nothing(scale_project, tmp_path, es):
+    fake_only(es)
     es.faults.set(status=503, count=2, paths=["/_bulk"])
     path = tmp_path / "run"
     result = run(scale_project, path, es.url, "--cluster-count", "3", "-n", "2")
@@ -88,6 +121,7 @@ def test_failures_mid_run_lose_nothing(scale_project, tmp_path, es):
 
 
 def test_refused_items_are_retried_one_by_one_and_reported(scale_project, tmp_path, es, monkeypatch):
+    fake_only(es)
     path = tmp_path / "run"
     # the mgmt document of this run is the first one recorded; fail it per item a few times
     result = run(scale_project, path, es.url, "--cluster-count", "1", "--uuid", "fixed-uuid")
@@ -171,3 +205,23 @@ def test_phase_times_match_the_simulated_operator(scale_project, tmp_path, watch
             assert abs(ts(doc["deleted"]) - phase["deleted"]["ts"]) <= 1.0
             assert doc["destroy_s"] > 0
     assert summary(path)["counts"]["destroyed"] == 2
+
+
+def test_an_elasticsearch_9_server_is_served_by_the_pinned_client(scale_project, tmp_path):
+    with FakeElasticsearch(version="9.1.0") as server:
+        path = tmp_path / "run"
+        result = run(scale_project, path, server.url, "--cluster-count", "1")
+        result.assert_outcomes(passed=1)
+        assert len(server.documents(INDEX)) == 3
+
+
+def test_api_key_from_the_environment(scale_project, tmp_path, monkeypatch):
+    with FakeElasticsearch(api_key="a2V5LWlkOmtleS1zZWNyZXQ=") as server:
+        monkeypatch.setenv("ES_API_KEY", "a2V5LWlkOmtleS1zZWNyZXQ=")
+        path = tmp_path / "run"
+        result = run(scale_project, path, server.url, "--cluster-count", "1")
+        result.assert_outcomes(passed=1)
+        assert len(server.documents(INDEX)) == 3
+        for file in path.rglob("*"):
+            if file.is_file() and file.suffix != ".gz":
+                assert "a2V5LWlkOmtleS1zZWNyZXQ=" not in file.read_text(errors="replace"), file
