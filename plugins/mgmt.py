@@ -13,7 +13,7 @@ import configparser
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -230,6 +230,3 @@ def resolve(settings: Settings, run_path: Path, ocm_cli: str | None) -> MgmtClus
     write_json(run_path / "mgmt_cluster.json", mgmt.document(settings))
     return mgmt
 
-
-def describe(mgmt: MgmtCluster) -> dict:
-    return asdict(mgmt)

@@ -137,7 +137,6 @@ def hypershift_descriptor(s: Settings, run_path: Path) -> dict:
         "simulated": False,
         "name": f"management cluster {cluster.name}",
         "mgmt_name": cluster.name,
-        "mgmt": mgmt.describe(cluster),
         "kubeconfig": cluster.kubeconfig,
         "hypershift_cli": s.hypershift_cli,
         "namespace": "clusters",

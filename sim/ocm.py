@@ -54,6 +54,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
+from .files import write_private
+
 log = logging.getLogger("sim.ocm")
 
 TOKEN_PATH = "/auth/realms/redhat-external/protocol/openid-connect/token"
@@ -847,13 +849,6 @@ class OcmServer:
 
 
 # ================================================================= world glue
-def _write_private(path: Path, text: str, mode: int = 0o600) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 def _kubeconfig_server(text: str) -> str:
@@ -931,7 +926,7 @@ def start_world_ocm(world: Any) -> WorldOcm:
         token = token_path.read_text(encoding="utf-8").strip()
     if not is_offline_token(token):
         token = new_offline_token()
-    _write_private(token_path, token + "\n")
+    write_private(token_path, token + "\n")
     kubeconfig = Path(world.kubeconfig_path).read_text(encoding="utf-8")
     name = getattr(cfg, "ocm_cluster_name", DEFAULT_MGMT_NAME) or DEFAULT_MGMT_NAME
     n_decoys = int(getattr(cfg, "ocm_decoys", DEFAULT_DECOYS))

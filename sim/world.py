@@ -40,6 +40,7 @@ import yaml
 
 from sim import model
 from sim.apiserver import ApiServer
+from sim.files import write_private
 from sim.operator import Operator, parse_release
 
 log = logging.getLogger("sim.world")
@@ -83,15 +84,6 @@ def _hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _write_private(path: Path, text: str, mode: int = 0o600) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
 class World:
     def __init__(self, config: WorldConfig):
         self.config = config
@@ -132,13 +124,13 @@ class World:
         self.server = self._start_server(state)
         if cfg.mgmt_kubeconfig:
             text = Path(cfg.mgmt_kubeconfig).read_text(encoding="utf-8")
-            _write_private(self.dir / "kubeconfig", text)
+            write_private(self.dir / "kubeconfig", text)
             kc = yaml.safe_load(text) or {}
             self.mgmt_url = self._current_server(kc)
         else:
             self.mgmt_url = self.server.url
             kc = self.server.kubeconfig()
-            _write_private(self.dir / "kubeconfig", yaml.safe_dump(kc, sort_keys=False))
+            write_private(self.dir / "kubeconfig", yaml.safe_dump(kc, sort_keys=False))
         cfg.guest_url = self.server.url
         cfg.transitions_path = str(self.dir / "transitions.jsonl")
         Path(cfg.transitions_path).touch()
@@ -153,7 +145,7 @@ class World:
         self.operator = Operator(self.kubeconfig_path, self.server, cfg, logger=logging.getLogger("sim.operator"))
         self.operator.start()
         self.operator.wait_synced(30.0)
-        _write_private(ready, json.dumps({"pid": os.getpid(), "kubeconfig": self.kubeconfig_path,
+        write_private(ready, json.dumps({"pid": os.getpid(), "kubeconfig": self.kubeconfig_path,
                                           "url": self.mgmt_url}) + "\n", 0o644)
         log.info("world ready in %s (management API %s, guests %s, speed %s)", self.dir, self.mgmt_url,
                  self.server.url, cfg.speed)
@@ -198,7 +190,7 @@ class World:
         assert self.server is not None
         data = {"format": STATE_FORMAT, "saved": time.time(), "token": self.token, "port": self.server.port,
                 "external_mgmt": bool(self.config.mgmt_kubeconfig), "apiserver": self.server.snapshot()}
-        _write_private(self.state_path, json.dumps(data))
+        write_private(self.state_path, json.dumps(data))
         log.info("state saved to %s", self.state_path)
 
     def _load_state(self) -> dict | None:
@@ -341,7 +333,7 @@ class World:
         for registry in ("cloud.openshift.com", "quay.io", "registry.connect.redhat.com", "registry.redhat.io"):
             cred = base64.b64encode(f"sim-user:{secrets.token_hex(24)}".encode()).decode()
             auths[registry] = {"auth": cred, "email": "sim@sim.hypershift.local"}
-        _write_private(path, json.dumps({"auths": auths}))
+        write_private(path, json.dumps({"auths": auths}))
 
     def _write_standin(self) -> None:
         script = (
@@ -401,7 +393,7 @@ class World:
         }
 
     def _write_world_json(self) -> None:
-        _write_private(self.dir / "world.json", json.dumps(self.world_info(), indent=2) + "\n", 0o644)
+        write_private(self.dir / "world.json", json.dumps(self.world_info(), indent=2) + "\n", 0o644)
 
     def _setup_logging(self) -> None:
         handler = logging.FileHandler(self.dir / "sim.log", encoding="utf-8")

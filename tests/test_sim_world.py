@@ -576,6 +576,13 @@ def test_sigint_saves_and_restart_restores(world):
     custom, _ = kube(world.kubeconfig)
     r = world.cli(*world.create_args("perf-0021", 1))
     assert r.returncode == 0, r.stderr
+    # a cluster stuck in deletion (index 3 is a destroy-fail cluster), of this test's own making, so the
+    # test does not depend on which other tests ran before it on this world
+    r = world.cli(*world.create_args("rst-0003", 1))
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: rolled_out(get_hc(custom, "rst-0003")), 20, "rollout of rst-0003")
+    r = world.cli("destroy", "cluster", "aws", "--name", "rst-0003", "--cluster-grace-period", "1s")
+    assert r.returncode == 1, r.stderr
     # a hosted cluster's own API (a guest) exists once its control plane is available
     wait_for(lambda: cond(get_hc(custom, "perf-0021") or {}, "Available").get("status") == "True", 20,
              "control plane of perf-0021")
@@ -601,7 +608,7 @@ def test_sigint_saves_and_restart_restores(world):
     r = world.cli("destroy", "cluster", "aws", "--name", "perf-0021")
     assert r.returncode == 0, r.stderr
     # the destroy-fail cluster is still stuck in deletion after the restart
-    assert get_hc(custom, "perf-0003")["metadata"]["deletionTimestamp"]
+    assert get_hc(custom, "rst-0003")["metadata"]["deletionTimestamp"]
 
 
 def test_stuck_cluster_and_cli_sigint(world, tmp_path):
