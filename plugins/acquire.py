@@ -1,10 +1,14 @@
-"""Acquiring the CLI binaries a run drives: ``hypershift`` and ``ocm``.
+"""Acquiring the CLI binaries a run drives: ``hypershift``, ``ocm`` and ``kube-burner-ocp``.
 
 Each binary comes from exactly one place, chosen by the caller:
 
 * an **explicit** path: checked (it exists, is executable, runs) and used where it is, never copied;
 * for ``ocm``, a **GitHub release** of ``openshift-online/ocm-cli``: the bare ``ocm-<os>-<arch>`` asset,
   verified against the release's ``<asset>.sha256`` file and the API's ``digest`` when they exist;
+* for ``kube-burner-ocp``, a **GitHub release** of ``kube-burner/kube-burner-ocp``: the GoReleaser archive
+  ``kube-burner-ocp-<tag>-<os>-<arch>.tar.gz``, chosen by pattern (the tag is title-cased, ``V1.12.1``, and
+  ``amd64`` is spelled ``x86_64``), verified against ``kube-burner-ocp-checksums.txt`` and ``digest`` when
+  they exist; only the ``kube-burner-ocp`` regular file is taken out of it, never unpacked to disk;
 * for ``hypershift`` (it has no release assets), an **operator image** (``oc image extract`` of
   ``/usr/bin/hypershift``) or a **source build** (``git fetch`` of a branch, tag or commit, then
   ``make hypershift`` → ``bin/hypershift``).
@@ -15,6 +19,9 @@ Downloaded and built binaries are kept in a cache shared by runs::
         ocm.lock                      file lock: one process at a time looks up or fetches ocm
         ocm/<tag>/ocm                 e.g. ocm/v1.0.15/ocm (0755)
         ocm/<tag>/record.json         {"name", "key", "sha256", "version", "source", "detail", "installed_at"}
+        kube-burner-ocp.lock
+        kube-burner-ocp/<tag>/kube-burner-ocp     e.g. kube-burner-ocp/v1.12.1/kube-burner-ocp (0755)
+        kube-burner-ocp/<tag>/record.json         sha256 of the binary; the archive's is in detail
         hypershift.lock
         hypershift/<commit-sha>/hypershift        built from source at that commit
         hypershift/image-<sha256(image ref)>/hypershift   extracted from that image
@@ -33,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import errno
+import gzip
 import hashlib
 import json
 import os
@@ -41,10 +49,12 @@ import re
 import shutil
 import signal
 import subprocess
+import tarfile
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
@@ -65,6 +75,7 @@ VERSION_TIMEOUT = 60.0       # seconds for `<tool> version`
 TAIL_LINES = 15              # log lines quoted in an error message
 TAGS_SHOWN = 10              # available tags listed when a version does not exist
 LIST_PER_PAGE = 100
+MAX_ARCHIVE_MEMBERS = 10000  # refuse a tar archive with more entries than this
 
 ARCH_ALIASES = {"x86_64": "amd64", "amd64": "amd64", "x64": "amd64",
                 "aarch64": "arm64", "arm64": "arm64",
@@ -80,7 +91,7 @@ class AcquireError(Exception):
 
 @dataclass
 class Tool:
-    name: str            # "hypershift" | "ocm"
+    name: str            # "hypershift" | "ocm" | "kube-burner-ocp"
     path: str            # absolute path of the executable to run
     version: str         # as reported by the binary itself
     sha256: str
@@ -272,7 +283,7 @@ def _capture(argv: Sequence[str], log_path: Path, timeout: float, *, cwd: str | 
 
 def _report_version(name: str, path: str, log_path: Path) -> str:
     """The version ``path`` reports about itself; AcquireError if it does not run."""
-    argv = [path, "version"] if name == "ocm" else [path, "version", "--client-only"]
+    argv = [path, "version", "--client-only"] if name == "hypershift" else [path, "version"]
     try:
         code, stdout, _ = _capture(argv, log_path, VERSION_TIMEOUT)
     except OSError as exc:
@@ -283,10 +294,13 @@ def _report_version(name: str, path: str, log_path: Path) -> str:
     if code != 0:
         raise _fail(f"{name} binary {path} does not run: '{shown}' exited {code}", log_path)
     lines = [line.strip() for line in stdout.splitlines() if line.strip()]
-    if name == "hypershift":
+    prefix = {"hypershift": "Client Version:", "kube-burner-ocp": "Version:"}.get(name)
+    if prefix:
         for line in lines:
-            if line.startswith("Client Version:"):
+            if line.startswith(prefix) and line.split(":", 1)[1].strip():
                 return line.split(":", 1)[1].strip()
+    if name == "kube-burner-ocp":
+        raise _fail(f"{name} binary {path} printed no 'Version:' line for '{shown}'", log_path)
     if not lines:
         raise _fail(f"{name} binary {path} printed no version for '{shown}'", log_path)
     return lines[0]
@@ -389,7 +403,7 @@ class _Entry:
             pass
 
 
-# ------------------------------------------------------------------ ocm from GitHub releases
+# ------------------------------------------------------------------ GitHub releases: ocm and kube-burner-ocp
 class _GitHub:
     def __init__(self, api: str, repo: str, timeout: float, log_path: Path):
         self.api = api.rstrip("/")
@@ -519,52 +533,136 @@ def acquire_ocm(*, explicit: str | None, version: str | None, cache: Path, log_p
     log_path = Path(log_path)
     if explicit:
         return _explicit("ocm", explicit, log_path)
-    cache = Path(cache)
     asset_name = f"ocm-{os_name}-{normalize_arch(arch)}"
     hub = _GitHub(github_api, repo, timeout, log_path)
+
+    def fetch(release: dict, tag: str, entry: _Entry) -> Tool:
+        assets = _assets(release)
+        asset = assets.get(asset_name)
+        if asset is None:
+            raise AcquireError(f"release {tag} of {repo} has no asset {asset_name} (assets: {_names(assets)})")
+        staged = None
+        try:
+            staged, url, size, actual, checked = _download_verified(hub, asset, assets.get(f"{asset_name}.sha256"),
+                                                                    tag, entry, log_path)
+            detail = {"url": url, "tag": tag, "repo": repo, "asset": asset_name, "size": size,
+                      "verified_with": checked}
+            tool = entry.install(staged, actual, "download", detail, log_path)
+            staged = None
+            return tool
+        finally:
+            entry.discard(staged)
+
+    return _acquire_release("ocm", version, Path(cache), log_path, hub, fetch)
+
+
+def acquire_kube_burner(*, explicit: str | None, version: str | None, cache: Path, log_path: Path,
+                        github_api: str = "https://api.github.com", repo: str = "kube-burner/kube-burner-ocp",
+                        os_name: str = "linux", arch: str | None = None, timeout: float = 300) -> Tool:
+    """The ``kube-burner-ocp`` CLI: the explicit path, else the cached or downloaded GitHub release ``version``.
+
+    The release archive is found by pattern, case-insensitively: ``kube-burner-ocp-[v|V]<version>-<os>-<arch>.tar.gz``
+    with ``amd64`` spelled ``x86_64`` (``amd64`` is accepted too).  It is checked against
+    ``kube-burner-ocp-checksums.txt`` and the API's ``digest`` when they exist, and only its ``kube-burner-ocp``
+    regular file is taken out; an archive with an absolute or ``..`` path, or a link leading out, is refused.
+    """
+    name = "kube-burner-ocp"
+    log_path = Path(log_path)
+    if explicit:
+        return _explicit(name, explicit, log_path)
+    goarch = normalize_arch(arch)
+    arch_pattern = "(?:x86_64|amd64)" if goarch == "amd64" else re.escape(goarch)
+    hub = _GitHub(github_api, repo, timeout, log_path)
+
+    def fetch(release: dict, tag: str, entry: _Entry) -> Tool:
+        assets = _assets(release)
+        pattern = re.compile(rf"^{re.escape(name)}-v?{re.escape(tag[1:])}-{re.escape(os_name)}-{arch_pattern}"
+                             r"\.tar\.gz$", re.IGNORECASE)
+        matches = sorted(n for n in assets if pattern.match(n))
+        if len(matches) > 1:        # x86_64 is GoReleaser's spelling: prefer it over amd64
+            matches = [n for n in matches if "x86_64" in n.lower()] or matches
+        if not matches:
+            raise AcquireError(f"release {tag} of {repo} has no asset {name}-{tag}-{os_name}-"
+                               f"{'x86_64' if goarch == 'amd64' else goarch}.tar.gz (assets: {_names(assets)})")
+        if len(matches) > 1:
+            raise AcquireError(f"release {tag} of {repo} has several assets for {os_name}/{goarch}: "
+                               + ", ".join(matches))
+        asset_name = matches[0]
+        sums = next((a for n, a in sorted(assets.items()) if n.lower() == f"{name}-checksums.txt"), None)
+        archive = binary = None
+        try:
+            archive, url, size, archive_sha, checked = _download_verified(hub, assets[asset_name], sums, tag, entry,
+                                                                          log_path)
+            binary, actual = _extract_member(archive, name, asset_name, entry)
+            _unlink(archive)
+            archive = None
+            detail = {"url": url, "tag": tag, "repo": repo, "asset": asset_name, "size": size,
+                      "archive_sha256": archive_sha, "verified_with": checked}
+            tool = entry.install(binary, actual, "download", detail, log_path)
+            binary = None
+            return tool
+        finally:
+            if archive:
+                _unlink(archive)
+            entry.discard(binary)
+
+    return _acquire_release(name, version, Path(cache), log_path, hub, fetch)
+
+
+def _acquire_release(name: str, version: str | None, cache: Path, log_path: Path, hub: _GitHub,
+                     fetch: Callable[[dict, str, _Entry], Tool]) -> Tool:
+    """The cached copy of release ``version`` (None or "latest": the latest release) of ``name``, else
+    ``fetch(release, tag, entry)``; both under ``<cache>/<name>.lock``."""
     latest = version is None or version.strip().lower() in ("", "latest")
     release = None
     if latest:
         release = hub.release(None)
         if release is None:
-            raise AcquireError(f"{repo} has no published release (GitHub answered 404 for releases/latest)")
+            raise AcquireError(f"{hub.repo} has no published release (GitHub answered 404 for releases/latest)")
         tag = normalize_tag(release["tag_name"])
     else:
         tag = normalize_tag(version)
-    entry = _Entry(cache, "ocm", tag)
+    entry = _Entry(cache, name, tag)
     try:
-        with _lock(cache, "ocm", wait=HTTP_ATTEMPTS * timeout * 3 + 60):
+        with _lock(cache, name, wait=HTTP_ATTEMPTS * hub.timeout * 3 + 60):
             found = entry.lookup(log_path)
             if found:
                 return found
             if release is None:
                 release = hub.release(tag)
                 if release is None:
-                    raise AcquireError(_unknown_version_message(hub, repo, version or "", tag))
-            return _download_release(hub, release, tag, asset_name, entry, log_path, repo)
+                    raise AcquireError(_unknown_version_message(hub, name, version or "", tag))
+            return fetch(release, tag, entry)
     except LockTimeout:
-        raise AcquireError(f"another process held {cache / 'ocm.lock'} for too long") from None
+        raise AcquireError(f"another process held {cache / (name + '.lock')} for too long") from None
 
 
-def _unknown_version_message(hub: _GitHub, repo: str, version: str, tag: str) -> str:
+def _unknown_version_message(hub: _GitHub, name: str, version: str, tag: str) -> str:
     try:
         tags = hub.tags()
     except (AcquireError, requests.RequestException, ValueError) as exc:
-        return f"ocm version {version} (tag {tag}) does not exist in {repo}, and the list of releases failed: {exc}"
+        return (f"{name} version {version} (tag {tag}) does not exist in {hub.repo}, "
+                f"and the list of releases failed: {exc}")
     shown = ", ".join(tags[:TAGS_SHOWN]) if tags else "none"
-    return f"ocm version {version} (tag {tag}) does not exist in {repo}; newest available: {shown}"
+    return f"{name} version {version} (tag {tag}) does not exist in {hub.repo}; newest available: {shown}"
 
 
-def _download_release(hub: _GitHub, release: dict, tag: str, asset_name: str, entry: _Entry, log_path: Path,
-                      repo: str) -> Tool:
-    assets = {a.get("name"): a for a in release.get("assets") or [] if isinstance(a, dict)}
-    asset = assets.get(asset_name)
-    if asset is None:
-        names = ", ".join(sorted(n for n in assets if isinstance(n, str))) or "none"
-        raise AcquireError(f"release {tag} of {repo} has no asset {asset_name} (assets: {names})")
-    staged = None
+def _assets(release: dict) -> dict[str, dict]:
+    return {a["name"]: a for a in release.get("assets") or [] if isinstance(a, dict) and isinstance(a.get("name"), str)}
+
+
+def _names(assets: dict) -> str:
+    return ", ".join(sorted(assets)) or "none"
+
+
+def _download_verified(hub: _GitHub, asset: dict, sums: dict | None, tag: str, entry: _Entry,
+                       log_path: Path) -> tuple[str, str, int, str, list[str]]:
+    """Download ``asset`` to a staging file in ``entry``'s folder and check it against the API's ``digest`` and
+    the sha256sum-format asset ``sums`` when they exist.  Returns (staged path, url, size, sha256, checked with);
+    on any failure the staged file is gone."""
+    asset_name = asset["name"]
+    fd, staged = entry.staging_file()
     try:
-        fd, staged = entry.staging_file()
         with os.fdopen(fd, "wb") as out:
             url, size, actual = hub.download(asset, out, MAX_ASSET_BYTES)
             out.flush()
@@ -575,23 +673,78 @@ def _download_release(hub: _GitHub, release: dict, tag: str, asset_name: str, en
             if digest.split(":", 1)[1].strip().lower() != actual:
                 raise AcquireError(f"{asset_name} of {tag} has sha256 {actual}, but the release API says {digest}")
             checked.append("digest")
-        sums = assets.get(f"{asset_name}.sha256")
         if sums is not None:
+            sums_name = sums.get("name")
             expected = _expected_from_sha256_file(hub.text(sums), asset_name)
             if expected is None:
-                raise AcquireError(f"{asset_name}.sha256 of {tag} has no checksum for {asset_name}")
+                raise AcquireError(f"{sums_name} of {tag} has no checksum for {asset_name}")
             if expected != actual:
-                raise AcquireError(f"{asset_name} of {tag} has sha256 {actual}, "
-                                   f"but {asset_name}.sha256 says {expected}")
-            checked.append(f"{asset_name}.sha256")
+                raise AcquireError(f"{asset_name} of {tag} has sha256 {actual}, but {sums_name} says {expected}")
+            checked.append(sums_name)
         if not checked:
             _log(log_path, f"warning: release {tag} publishes no checksum for {asset_name}; not verified")
-        detail = {"url": url, "tag": tag, "repo": repo, "asset": asset_name, "size": size, "verified_with": checked}
-        tool = entry.install(staged, actual, "download", detail, log_path)
-        staged = None
-        return tool
-    finally:
+        return staged, url, size, actual, checked
+    except BaseException:
         entry.discard(staged)
+        raise
+
+
+def _unsafe_path(path: str) -> bool:
+    pure = PurePosixPath(path.replace("\\", "/"))
+    return not path or pure.is_absolute() or ".." in pure.parts or re.match(r"^[A-Za-z]:", path) is not None
+
+
+def _extract_member(archive: str, member: str, label: str, entry: _Entry) -> tuple[str, str]:
+    """Copy the regular file ``member`` (at the top, or under one top folder) out of the tar.gz ``archive`` to a
+    staging file in ``entry``'s folder; return (staged path, sha256).  Nothing is unpacked to disk; an archive
+    with an absolute or ``..`` path, a link leading out of it, or a device entry is refused as a whole."""
+    found: list[tarfile.TarInfo] = []
+    staged = None
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for count, info in enumerate(tar, 1):
+                if count > MAX_ARCHIVE_MEMBERS:
+                    raise AcquireError(f"{label} has more than {MAX_ARCHIVE_MEMBERS} entries")
+                if _unsafe_path(info.name):
+                    raise AcquireError(f"{label} has an unsafe entry {info.name!r}; not using it")
+                if (info.issym() or info.islnk()) and _unsafe_path(info.linkname):
+                    raise AcquireError(f"{label} has a link {info.name!r} to {info.linkname!r}; not using it")
+                if not (info.isreg() or info.isdir() or info.issym() or info.islnk()):
+                    raise AcquireError(f"{label} has a special entry {info.name!r}; not using it")
+                parts = [p for p in PurePosixPath(info.name).parts if p != "."]
+                if parts and parts[-1] == member and len(parts) <= 2:
+                    found.append(info)
+            top = [i for i in found if len([p for p in PurePosixPath(i.name).parts if p != "."]) == 1]
+            candidates = top or found
+            if not candidates:
+                raise AcquireError(f"{label} has no {member} in it")
+            if len(candidates) > 1:
+                raise AcquireError(f"{label} has {len(candidates)} entries named {member}; not using it")
+            chosen = candidates[0]
+            if not chosen.isreg():
+                raise AcquireError(f"{label}: {chosen.name!r} is not a regular file")
+            if chosen.size > MAX_ASSET_BYTES:
+                raise AcquireError(f"{label}: {chosen.name} is larger than {MAX_ASSET_BYTES} bytes")
+            src = tar.extractfile(chosen)
+            if src is None:
+                raise AcquireError(f"{label}: {chosen.name!r} cannot be read")
+            fd, staged = entry.staging_file()
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out, src:
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    digest.update(block)
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
+        return staged, digest.hexdigest()
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        if staged:
+            _unlink(staged)
+        raise AcquireError(f"{label} is not a readable tar.gz archive ({exc.__class__.__name__}: {exc})") from None
+    except BaseException:
+        if staged:
+            _unlink(staged)
+        raise
 
 
 # ------------------------------------------------------------------ hypershift: image or source build

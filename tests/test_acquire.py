@@ -1,4 +1,4 @@
-"""Acquiring the CLIs: ocm from a (local, GitHub-shaped) releases API, hypershift from a local git
+"""Acquiring the CLIs: ocm and kube-burner-ocp from a (local, GitHub-shaped) releases API, hypershift from a local git
 repository or a stand-in ``oc image extract``, explicit paths, the cache and the once-per-run record.
 
 Nothing here reaches the internet: the releases API is a threaded HTTP server on 127.0.0.1, the
@@ -7,12 +7,15 @@ upstream repository is a ``git init`` in tmp, and ``oc`` is a script the test wr
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import multiprocessing
 import os
+import re
 import stat
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections import Counter
@@ -23,9 +26,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from plugins import acquire
-from plugins.acquire import AcquireError, Tool, acquire_hypershift, acquire_ocm, acquire_once, version_key
+from plugins.acquire import (AcquireError, Tool, acquire_hypershift, acquire_kube_burner, acquire_ocm, acquire_once,
+                             version_key)
 
 REPO = "openshift-online/ocm-cli"
+KB_REPO = "kube-burner/kube-burner-ocp"
 
 
 # ---------------------------------------------------------------- a GitHub-shaped releases API
@@ -33,6 +38,29 @@ def ocm_script(version: str) -> bytes:
     return (f"#!/bin/sh\n# fake ocm {version}\n"
             f"case \"$1\" in\n  version) echo {version} ;;\n  *) echo \"unknown command $1\" >&2; exit 1 ;;\nesac\n"
             ).encode()
+
+
+def kube_burner_script(version: str) -> bytes:
+    return (f"#!/bin/sh\n# fake kube-burner-ocp {version}\n"
+            f"case \"$1\" in\n  version) printf 'Version: {version}\\nGit Commit: 0123abcd\\n"
+            f"Build Date: 2026-01-01T00:00:00Z\\nGo Version: go1.22.5\\nOS/Arch: linux/amd64\\n' ;;\n"
+            f"  *) echo \"unknown command $1\" >&2; exit 1 ;;\nesac\n").encode()
+
+
+def tarball(members: list[tuple[str, bytes | str]]) -> bytes:
+    """A tar.gz of (name, content) members; a ``str`` content makes a symlink to it."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            info.mtime = 1767225600
+            if isinstance(content, str):
+                info.type, info.linkname = tarfile.SYMTYPE, content
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(content), 0o755 if name.endswith("kube-burner-ocp") else 0o644
+                tar.addfile(info, io.BytesIO(content))
+    return buf.getvalue()
 
 
 class FakeGitHub:
@@ -44,7 +72,7 @@ class FakeGitHub:
         self.auth: list[str | None] = []
         self.fail_next: Counter = Counter()       # path -> how many 503s to answer first
         self.delay: dict[str, float] = {}         # path -> seconds to wait before answering
-        self.releases: list[dict] = []
+        self.releases: dict[str, list[dict]] = {}     # repo -> releases, in publication order
         self.lock = threading.Lock()
         fake = self
 
@@ -85,8 +113,8 @@ class FakeGitHub:
         self.server.server_close()
         self.thread.join(5)
 
-    def api(self, suffix: str) -> str:
-        return f"/repos/{REPO}/{suffix}"
+    def api(self, suffix: str, repo: str = REPO) -> str:
+        return f"/repos/{repo}/{suffix}"
 
     def asset_path(self, tag: str, name: str) -> str:
         return f"/download/{tag}/{name}"
@@ -114,15 +142,56 @@ class FakeGitHub:
                 self.routes[self.asset_path(tag, name + ".sha256")] = (200, text, "text/plain")
                 assets.append({"name": name + ".sha256", "size": len(text), "content_type": "text/plain",
                                "browser_download_url": self.base + self.asset_path(tag, name + ".sha256")})
+        self.publish(REPO, tag, assets, prerelease=prerelease, latest=latest)
+        return body
+
+    def publish(self, repo: str, tag: str, assets: list[dict], *, prerelease: bool = False,
+                latest: bool = False) -> dict:
         release = {"tag_name": tag, "name": tag, "prerelease": prerelease, "draft": False,
                    "published_at": "2026-01-01T00:00:00Z", "assets": assets}
-        self.releases.append(release)
-        self.routes[self.api(f"releases/tags/{tag}")] = (200, json.dumps(release).encode(), "application/json")
+        self.releases.setdefault(repo, []).append(release)
+        self.routes[self.api(f"releases/tags/{tag}", repo)] = (200, json.dumps(release).encode(), "application/json")
         # GitHub lists releases by creation date, not by version: keep insertion order here.
-        self.routes[self.api("releases")] = (200, json.dumps(self.releases).encode(), "application/json")
+        self.routes[self.api("releases", repo)] = (200, json.dumps(self.releases[repo]).encode(), "application/json")
         if latest:
-            self.routes[self.api("releases/latest")] = (200, json.dumps(release).encode(), "application/json")
-        return body
+            self.routes[self.api("releases/latest", repo)] = (200, json.dumps(release).encode(), "application/json")
+        return release
+
+    def add_asset(self, tag: str, name: str, body: bytes, *, digest: str | None = None) -> dict:
+        """Serve ``body`` as release asset ``name``; ``digest``: "good", "bad" or None (no digest field)."""
+        self.routes[self.asset_path(tag, name)] = (200, body, "application/octet-stream")
+        asset = {"name": name, "size": len(body), "content_type": "application/octet-stream",
+                 "browser_download_url": self.base + self.asset_path(tag, name)}
+        if digest:
+            asset["digest"] = "sha256:" + (hashlib.sha256(body).hexdigest() if digest == "good" else "0" * 64)
+        return asset
+
+    def add_kube_burner_release(self, tag: str, *, asset_tag: str | None = None,
+                                members: list[tuple[str, bytes | str]] | None = None,
+                                checksums: str | None = "good", digest: str | None = None,
+                                prerelease: bool = False, latest: bool = False) -> bytes:
+        """A GoReleaser-shaped kube-burner-ocp release: ``kube-burner-ocp-<asset_tag>-<os>-<arch>.tar.gz`` archives
+        (``asset_tag`` defaults to the title-cased tag, ``V1.12.1``) plus ``kube-burner-ocp-checksums.txt``.
+        Returns the linux/x86_64 archive; ``checksums="bad"`` gets its line wrong."""
+        script = kube_burner_script(tag.lstrip("v"))
+        asset_tag = asset_tag or tag[:1].upper() + tag[1:]
+        assets, lines, main = [], [], b""
+        for os_arch in ("linux-x86_64", "linux-arm64", "darwin-x86_64", "windows-x86_64"):
+            suffix = "zip" if os_arch.startswith("windows") else "tar.gz"
+            name = f"kube-burner-ocp-{asset_tag}-{os_arch}.{suffix}"
+            body = tarball(members if members is not None else [("kube-burner-ocp", script),
+                                                                ("LICENSE", b"Apache License 2.0\n")])
+            if os_arch != "linux-x86_64":
+                body += os_arch.encode()          # a different archive per platform
+            else:
+                main = body
+            bad = checksums == "bad" and os_arch == "linux-x86_64"
+            lines.append(f"{'f' * 64 if bad else hashlib.sha256(body).hexdigest()}  {name}\n")
+            assets.append(self.add_asset(tag, name, body, digest=digest))
+        if checksums:
+            assets.append(self.add_asset(tag, "kube-burner-ocp-checksums.txt", "".join(lines).encode()))
+        self.publish(KB_REPO, tag, assets, prerelease=prerelease, latest=latest)
+        return main
 
 
 @pytest.fixture
@@ -544,3 +613,157 @@ def test_acquire_once_records_and_reuses(tmp_path):
     binary.unlink()                      # the recorded binary is gone: acquire again
     acquire_once(record, lock, fn)
     assert len(calls) == 2
+
+
+# ---------------------------------------------------------------- kube-burner-ocp from GitHub releases
+@pytest.fixture
+def kb(github):
+    github.add_kube_burner_release("v1.9.0", asset_tag="v1.9.0")      # the lowercase spelling of hack/install.sh
+    github.add_kube_burner_release("v1.12.10", latest=True, digest="good")
+    github.add_kube_burner_release("v1.12.1")                           # title-cased: kube-burner-ocp-V1.12.1-…
+    github.add_kube_burner_release("v1.13.0-rc1", prerelease=True)
+    return github
+
+
+def get_kb(github: FakeGitHub, tmp_path: Path, version: str | None = None, **kwargs) -> Tool:
+    kwargs.setdefault("cache", tmp_path / "cache")
+    kwargs.setdefault("log_path", tmp_path / "acquire.log")
+    kwargs.setdefault("arch", "x86_64")
+    return acquire_kube_burner(explicit=None, version=version, github_api=github.base, timeout=10, **kwargs)
+
+
+def downloads(github: FakeGitHub) -> int:
+    return sum(n for path, n in github.hits.items() if path.startswith("/download/"))
+
+
+def test_kube_burner_latest_release_is_downloaded_verified_and_cached(kb, tmp_path):
+    tool = get_kb(kb, tmp_path)
+    path = tmp_path / "cache" / "kube-burner-ocp" / "v1.12.10" / "kube-burner-ocp"
+    asset = "kube-burner-ocp-V1.12.10-linux-x86_64.tar.gz"
+    assert (tool.name, tool.source, tool.path, tool.version) == ("kube-burner-ocp", "download", str(path), "1.12.10")
+    assert tool.detail["tag"] == "v1.12.10" and tool.detail["asset"] == asset
+    assert tool.detail["url"].endswith(f"/download/v1.12.10/{asset}")
+    assert tool.detail["verified_with"] == ["digest", "kube-burner-ocp-checksums.txt"]
+    assert tool.sha256 == hashlib.sha256(kube_burner_script("1.12.10")).hexdigest() == acquire.file_sha256(path)
+    assert tool.detail["archive_sha256"] == hashlib.sha256(kb.routes[kb.asset_path("v1.12.10", asset)][1]).hexdigest()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755
+    assert sorted(p.name for p in path.parent.iterdir()) == ["kube-burner-ocp", "record.json"]    # no LICENSE, no tmp
+    record = json.loads((path.parent / "record.json").read_text())
+    assert record["sha256"] == tool.sha256 and record["version"] == "1.12.10" and record["key"] == "v1.12.10"
+    assert kb.hits[kb.api("releases/latest", KB_REPO)] == 1
+    assert downloads(kb) == 2                     # the archive and the checksums file
+    assert Tool.from_json(tool.to_json()) == tool
+
+
+@pytest.mark.parametrize("version", ["1.12.1", "v1.12.1", "V1.12.1"])
+def test_kube_burner_pinned_version_finds_the_title_cased_asset(kb, tmp_path, version):
+    tool = get_kb(kb, tmp_path, version)
+    assert tool.version == "1.12.1" and tool.detail["tag"] == "v1.12.1"
+    assert tool.detail["asset"] == "kube-burner-ocp-V1.12.1-linux-x86_64.tar.gz"
+    assert tool.detail["verified_with"] == ["kube-burner-ocp-checksums.txt"]
+    assert tool.path == str(tmp_path / "cache" / "kube-burner-ocp" / "v1.12.1" / "kube-burner-ocp")
+    assert kb.hits[kb.api("releases/tags/v1.12.1", KB_REPO)] == 1
+    assert kb.hits[kb.api("releases/latest", KB_REPO)] == 0
+
+
+def test_kube_burner_asset_pattern_lowercase_tag_and_arch(kb, tmp_path):
+    assert get_kb(kb, tmp_path, "1.9.0").detail["asset"] == "kube-burner-ocp-v1.9.0-linux-x86_64.tar.gz"
+    arm = get_kb(kb, tmp_path, "1.12.1", arch="aarch64", cache=tmp_path / "arm")
+    assert arm.detail["asset"] == "kube-burner-ocp-V1.12.1-linux-arm64.tar.gz"
+    with pytest.raises(AcquireError, match=r"has no asset kube-burner-ocp-v1.12.1-plan9-x86_64.tar.gz \(assets: "
+                                           r"kube-burner-ocp-V1.12.1-darwin-x86_64.tar.gz, "):
+        get_kb(kb, tmp_path, "1.12.1", os_name="plan9", cache=tmp_path / "plan9")
+
+
+def test_kube_burner_checksum_mismatch_installs_nothing(kb, tmp_path):
+    kb.add_kube_burner_release("v1.12.2", checksums="bad")
+    with pytest.raises(AcquireError, match=r"kube-burner-ocp-V1.12.2-linux-x86_64.tar.gz of v1.12.2 has sha256 "
+                                           r"[0-9a-f]{64}, but kube-burner-ocp-checksums.txt says f{64}"):
+        get_kb(kb, tmp_path, "1.12.2")
+    kb.add_kube_burner_release("v1.12.3", digest="bad")
+    with pytest.raises(AcquireError, match="but the release API says sha256:0000"):
+        get_kb(kb, tmp_path, "1.12.3")
+    assert files_under(tmp_path / "cache" / "kube-burner-ocp") == []
+    assert not (tmp_path / "cache" / "kube-burner-ocp" / "v1.12.2").exists()
+
+
+def test_kube_burner_second_call_uses_the_cache_and_a_corrupt_copy_is_replaced(kb, tmp_path):
+    first = get_kb(kb, tmp_path, "1.12.1")
+    assert downloads(kb) == 2
+    second = get_kb(kb, tmp_path, "V1.12.1")
+    assert second.source == "cache" and (second.path, second.sha256) == (first.path, first.sha256)
+    assert second.version == "1.12.1" and second.detail["asset"] == first.detail["asset"]
+    assert downloads(kb) == 2 and kb.hits[kb.api("releases/tags/v1.12.1", KB_REPO)] == 1
+    Path(first.path).write_bytes(b"#!/bin/sh\necho 'Version: tampered'\n")
+    third = get_kb(kb, tmp_path, "1.12.1")
+    assert third.source == "download" and third.sha256 == first.sha256 and third.version == "1.12.1"
+    assert downloads(kb) == 4
+    assert "is damaged (its sha256 does not match record.json)" in (tmp_path / "acquire.log").read_text()
+
+
+@pytest.mark.parametrize("members, error", [
+    ([("kube-burner-ocp", b"#!/bin/sh\n"), ("../evil", b"pwned\n")], "unsafe entry '../evil'"),
+    ([("/tmp/evil", b"pwned\n"), ("kube-burner-ocp", b"#!/bin/sh\n")], "unsafe entry '/tmp/evil'"),
+    ([("kube-burner-ocp", "/bin/sh")], "a link 'kube-burner-ocp' to '/bin/sh'"),
+    ([("kube-burner-ocp", "LICENSE"), ("LICENSE", b"x")], "'kube-burner-ocp' is not a regular file"),
+    ([("LICENSE", b"x")], "has no kube-burner-ocp in it"),
+])
+def test_kube_burner_unsafe_or_wrong_archives_are_refused(kb, tmp_path, members, error):
+    kb.add_kube_burner_release("v1.12.4", members=members)
+    with pytest.raises(AcquireError, match=re.escape("kube-burner-ocp-V1.12.4-linux-x86_64.tar.gz") + ".*"
+                       + re.escape(error)):
+        get_kb(kb, tmp_path, "1.12.4")
+    assert [p for p in files_under(tmp_path / "cache") if p.suffix != ".lock"] == []
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "cache" / "evil").exists()
+
+
+def test_kube_burner_unknown_version_lists_the_newest_tags_in_version_order(kb, tmp_path):
+    with pytest.raises(AcquireError) as info:
+        get_kb(kb, tmp_path, "1.99.0")
+    message = str(info.value)
+    assert message.startswith(f"kube-burner-ocp version 1.99.0 (tag v1.99.0) does not exist in {KB_REPO}")
+    assert message.endswith("newest available: v1.13.0-rc1, v1.12.10, v1.12.1, v1.9.0")
+    assert files_under(tmp_path / "cache" / "kube-burner-ocp") == [] and downloads(kb) == 0
+
+
+def test_kube_burner_explicit_path_is_verified_not_copied(tmp_path):
+    binary = tmp_path / "kube-burner-ocp"
+    binary.write_bytes(kube_burner_script("1.12.1"))
+    binary.chmod(0o755)
+    kwargs = {"cache": tmp_path / "cache", "log_path": tmp_path / "explicit.log"}
+    tool = acquire_kube_burner(explicit=str(binary), version="9.9.9", **kwargs)
+    assert (tool.name, tool.source, tool.path, tool.version) == ("kube-burner-ocp", "explicit", str(binary), "1.12.1")
+    assert not (tmp_path / "cache").exists()
+    binary.write_text("#!/bin/sh\necho 'kube-burner-ocp, no idea which'\n")
+    with pytest.raises(AcquireError, match="printed no 'Version:' line for 'version'"):
+        acquire_kube_burner(explicit=str(binary), version=None, **kwargs)
+
+
+def _kb_worker(base: str, cache: str, log: str, barrier, results) -> None:
+    barrier.wait(10)
+    try:
+        tool = acquire_kube_burner(explicit=None, version="1.12.1", github_api=base, arch="amd64",
+                                   cache=Path(cache), log_path=Path(log), timeout=10)
+        results.put(tool.to_json())
+    except Exception as exc:   # reported to the parent, which fails the test
+        results.put({"error": repr(exc)})
+
+
+def test_kube_burner_two_processes_download_exactly_once(kb, tmp_path):
+    asset = kb.asset_path("v1.12.1", "kube-burner-ocp-V1.12.1-linux-x86_64.tar.gz")
+    kb.delay[asset] = 0.5
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_kb_worker, args=(kb.base, str(tmp_path / "cache"), str(tmp_path / f"w{i}.log"),
+                                                   barrier, results))
+             for i in range(2)]
+    for proc in procs:
+        proc.start()
+    got = [results.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+        assert proc.exitcode == 0
+    assert all("error" not in g for g in got), got
+    assert sorted(g["source"] for g in got) == ["cache", "download"]
+    assert got[0]["path"] == got[1]["path"] and got[0]["sha256"] == got[1]["sha256"]
+    assert kb.hits[asset] == 1
