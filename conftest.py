@@ -5,6 +5,7 @@ pytest_plugins = [
     "plugins.options",
     "plugins.session",
     "plugins.lifecycle",
+    "plugins.load",
     "plugins.reporting",
     "plugins.recording",
     "plugins.elastic",

@@ -44,6 +44,9 @@ FIELDS: dict[str, str] = {
     "workers_s": "double", "install_s": "double", "ready_s": "double",
     # extra node pool (--machinepool-*)
     "machinepool": "keyword", "machinepool_ready": "date", "machinepool_s": "double",
+    # load (--add-cluster-load)
+    "workload": "keyword", "load_rc": "long", "load_status": "keyword", "load_start": "date", "load_end": "date",
+    "load_cli_s": "double", "load_barrier_wait_s": "double",
     # destroy
     "destroy_requested": "date", "deleted": "date", "destroy_cli_s": "double", "destroy_s": "double",
     # management cluster
@@ -127,6 +130,18 @@ def destroy_document(base: dict, t: dict, *, status: str, error: str | None) -> 
                 "destroy_requested": t.get("destroy_requested"), "deleted": t.get("deleted"),
                 "destroy_cli_s": t.get("destroy_cli_s"), "destroy_s": t.get("destroy_s"),
                 "duration": t.get("destroy_s")})
+    return doc
+
+
+def load_document(base: dict, t: dict, *, load_duration: str) -> dict:
+    doc = dict(base)
+    ok = t.get("load_status") == "success"
+    doc.update({"operation": "load", "status": "success" if ok else "failed", "error": None if ok else
+                t.get("load_status"), "workload": t.get("workload"), "job_iterations": t.get("job_iterations"),
+                "load_duration": load_duration, "load_rc": t.get("load_rc"), "load_status": t.get("load_status"),
+                "load_start": t.get("load_start"), "load_end": t.get("load_end"), "load_cli_s": t.get("load_cli_s"),
+                "load_barrier_wait_s": t.get("load_barrier_wait_s"), "version": t.get("version"),
+                "duration": seconds_between(t.get("load_start"), t.get("load_end"))})
     return doc
 
 

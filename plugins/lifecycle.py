@@ -21,7 +21,8 @@ from . import documents
 from . import rundir as ledger
 from .binaries import acquire_clis
 from .kube import Kube, WaitTimeout, parse_time
-from .options import Settings, get_settings
+from .options import Settings, get_settings, go_duration
+from . import pacing
 from .pacing import Slot
 from .platform import ClusterFailed, ClusterSpec, HypershiftPlatform, open_platform
 from .rundir import RunDir, isotime, write_json
@@ -30,6 +31,7 @@ from .session import RunContext, context
 log = logging.getLogger("hcp.lifecycle")
 
 REPORTS_KEY = pytest.StashKey[dict]()
+LIFECYCLE_KEY = pytest.StashKey["Lifecycle"]()
 RESULT_KEY = pytest.StashKey[dict]()
 INDEX_ARG = "cluster_index"
 
@@ -89,6 +91,7 @@ def hosted_cluster(request: pytest.FixtureRequest, hcp_run: RunContext, hcp_plat
                    cli_binaries: dict, cluster_spec: ClusterSpec) -> "HostedCluster":
     """A ready hosted cluster; destroyed or kept after the test according to --keep-clusters."""
     lifecycle = Lifecycle(request, get_settings(request.config), RunDir(hcp_run.path), hcp_platform, cluster_spec)
+    request.node.stash[LIFECYCLE_KEY] = lifecycle
     request.addfinalizer(lifecycle.finish)
     lifecycle.install()
     return lifecycle.handle
@@ -143,7 +146,7 @@ class Lifecycle:
         slot = None
         try:
             pacer = context(self.request.config).pacer
-            if pacer:
+            if pacer and s.batch_size > 0:
                 self.phase = "batch_wait"
                 slot = Slot(pacer, spec.name).acquire()
                 t["batch_wait_s"] = round(slot.waited, 3)
@@ -189,6 +192,11 @@ class Lifecycle:
         finally:
             if slot is not None:
                 slot.release()
+            if s.load_barrier:
+                try:
+                    pacing.arrive(context(self.request.config).pacer, spec.name)
+                except (OSError, RuntimeError) as exc:
+                    log.warning("could not tell the controller that %s finished installing: %s", spec.name, exc)
         self.handle = HostedCluster(name=spec.name, index=spec.index, namespace=self.platform.namespace,
                                     workers=spec.workers, folder=self.folder, kubeconfig=self.folder / "kubeconfig",
                                     timings=dict(t))
@@ -283,7 +291,15 @@ class Lifecycle:
         return {"uuid": self.settings.uuid, "cluster_name": self.spec.name, "index": self.spec.index,
                 "test_id": self.spec.test_id, "workers": self.spec.workers, "platform": self.settings.platform,
                 "install_method": "hypershift", "mgmt_cluster_name": self.platform.d.get("mgmt_name"),
-                "job_iterations": None, "load_duration": None, "timestamp": documents.now()}
+                "job_iterations": self.timings.get("job_iterations"),
+                "load_duration": go_duration(self.settings.cluster_load_duration) if self.settings.add_cluster_load
+                else None, "timestamp": documents.now()}
+
+    def record_load(self, outcome: dict) -> None:
+        """The load's result (from the cluster_load fixture): timings and the ``load`` document."""
+        self.timings.update(outcome)
+        self._record_document(documents.load_document(
+            self._base_document(), self.timings, load_duration=go_duration(self.settings.cluster_load_duration)))
 
     def _write_install_metadata(self, failed: bool) -> None:
         doc = documents.install_document(

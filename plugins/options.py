@@ -318,6 +318,8 @@ OPTIONS: tuple[Option, ...] = (
            "reproducible).", parse_fraction, 0.0, metavar="F"),
     Option("--sim-stuck-clusters", "Cluster indices that never finish installing (no failure condition either).",
            parse_index_list, "", metavar="I[,I...]"),
+    Option("--sim-load-fail-clusters", "Cluster indices whose load (kube-burner-ocp) fails in the simulated world.",
+           parse_index_list, "", metavar="I[,I...]"),
     Option("--sim-destroy-fail-clusters", "Cluster indices whose deletion never completes in the simulated world.",
            parse_index_list, "", metavar="I[,I...]"),
     # ---- --platform hypershift: the management cluster, credentials and CLIs
@@ -405,14 +407,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("--es-index-retry", "Attempts to index a document.", lambda n, r: parse_int(n, r, 1), 5, metavar="N"),
     Option("--es-index-only", "Upload every timing document of the finished run directory PATH to --es-url, "
            "then exit (uploading twice never duplicates).", parse_existing_dir, None, metavar="PATH"),
-    Option("--add-cluster-load", "Run kube-burner on every ready cluster (accepted; not implemented yet).",
-           parse_bool, False, is_flag=True),
-    Option("--cluster-load-duration", "Churn duration of the load (kube-burner --churn-duration).",
-           parse_text, "4h", metavar="DURATION"),
+    Option("--add-cluster-load", "Load every ready cluster with kube-burner-ocp (--workload) before it is "
+           "destroyed; a failed load fails the test and keeps the cluster.", parse_bool, False, is_flag=True),
+    Option("--cluster-load-duration", "Churn duration of the load (kube-burner --churn-duration), e.g. 4h, 30m.",
+           parse_duration, 4 * 3600.0, metavar="DURATION"),
     Option("--cluster-load-jobs-per-worker", "Load iterations per worker node.", lambda n, r: parse_int(n, r, 0),
            10, metavar="N"),
     Option("--cluster-load-job-variation", "Random variation of the iterations, in percent (also "
            "--cluster-load-job-distribution).", lambda n, r: parse_int(n, r, 0, 100), 0, metavar="PERCENT"),
+    Option("--workload", "kube-burner-ocp workload run as the load (cluster-density-v2, cluster-density-ms, ...).",
+           parse_dns_label, "cluster-density-v2", metavar="NAME"),
+    Option("--kube-burner-cli", "Path of the kube-burner-ocp binary (default: download the release named by "
+           "--kube-burner-version).", parse_path, None, metavar="PATH"),
+    Option("--kube-burner-version", "kube-burner-ocp release to download when --kube-burner-cli is not given "
+           "(latest, or e.g. 1.12.1).", parse_text, "latest", metavar="VERSION"),
+    Option("--load-timeout", "Give up on a cluster's load after this long (kube-burner --timeout; default: the "
+           "churn duration plus one hour); the test fails and the cluster is kept.",
+           lambda n, r: parse_duration(n, r, allow_zero=False), None, metavar="DURATION"),
+    Option("--load-barrier", "Start no cluster's load until every cluster of the run is ready (or failed), as the "
+           "old wrapper did; needs an xdist worker per cluster.", parse_bool, False, is_flag=True),
 )
 
 # Old spellings kept working.
@@ -481,6 +494,7 @@ class Settings:
     sim_failure_rate: float
     sim_stuck_clusters: list[int]
     sim_destroy_fail_clusters: list[int]
+    sim_load_fail_clusters: list[int] = field(default_factory=list)
     mgmt_kubeconfig: str | None = None
     mgmt_cluster: str | None = None
     ocm_url: str = "https://api.stage.openshift.com"
@@ -525,9 +539,14 @@ class Settings:
     es_index_retry: int = 5
     es_index_only: str | None = None
     add_cluster_load: bool = False
-    cluster_load_duration: str = "4h"
+    cluster_load_duration: float = 4 * 3600.0
     cluster_load_jobs_per_worker: int = 10
     cluster_load_job_variation: int = 0
+    workload: str = "cluster-density-v2"
+    kube_burner_cli: str | None = None
+    kube_burner_version: str = "latest"
+    load_timeout: float | None = None
+    load_barrier: bool = False
     uuid_generated: bool = False
     warnings: list[str] = field(default_factory=list)
 
@@ -557,6 +576,14 @@ class Settings:
     @classmethod
     def from_json(cls, data: dict) -> "Settings":
         return cls(**data)
+
+
+def go_duration(seconds: float) -> str:
+    """Seconds as a Go duration string (5400 -> 1h30m0s), as kube-burner and hypershift take them."""
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "") + f"{secs}s"
 
 
 def build_settings(config: pytest.Config) -> Settings:
@@ -596,7 +623,7 @@ def build_settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError(f"--sim-dir only applies to --platform sim, not {platform}")
     if values["sim_dir"]:
         for dest in ("sim_speed", "sim_seed", "sim_fail_clusters", "sim_failure_rate", "sim_stuck_clusters",
-                     "sim_destroy_fail_clusters"):
+                     "sim_destroy_fail_clusters", "sim_load_fail_clusters"):
             if sources[dest] != "default":
                 flag = OPTION_BY_DEST[dest].flag
                 raise pytest.UsageError(f"{flag} configures a world started for the run; with --sim-dir give it to "
@@ -605,13 +632,14 @@ def build_settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError(f"--sim-dir {values['sim_dir']}: no simulated world is served there (no kubeconfig; "
                                 "start one with: python -m sim serve --dir DIR)")
     count = values["cluster_count"]
-    for dest in ("sim_fail_clusters", "sim_stuck_clusters", "sim_destroy_fail_clusters"):
+    for dest in ("sim_fail_clusters", "sim_stuck_clusters", "sim_destroy_fail_clusters", "sim_load_fail_clusters"):
         beyond = [i for i in values[dest] if i > count]
         if beyond:
             flag = OPTION_BY_DEST[dest].flag
             raise pytest.UsageError(f"{flag}: cluster index {beyond[0]} is beyond --cluster-count {count}")
 
     check_platform_options(platform, values, sources, warnings)
+    check_load_options(config, values, sources)
 
     generated = values["uuid"] is None
     run_uuid = values["uuid"] or str(uuidlib.uuid4())
@@ -631,7 +659,6 @@ PLATFORM_ONLY = {
     "rosa": ("rosa_cli", "rosa_init", "rosa_env", "rosa_multi_az", "rosa_addons", "rosa_flavour", "rosa_version",
              "expire"),
 }
-INERT = ("add_cluster_load",)
 
 
 def check_platform_options(platform: str, values: dict, sources: dict, warnings: list[str]) -> None:
@@ -647,9 +674,6 @@ def check_platform_options(platform: str, values: dict, sources: dict, warnings:
         raise pytest.UsageError("--release-image and --ocp-version both choose the release; give one")
     if values["sts_creds"] and not values["role_arn"]:
         raise pytest.UsageError("--sts-creds needs --role-arn (the role the hypershift CLI assumes)")
-    for dest in INERT:
-        if values.get(dest):
-            warnings.append(f"{OPTION_BY_DEST[dest].flag} is accepted but not implemented yet")
     if sources.get("ocm_token") == "cli":
         warnings.append("--ocm-token on the command line is visible to other users of this machine; "
                         "prefer the OCM_TOKEN environment variable")
@@ -669,6 +693,29 @@ def check_platform_options(platform: str, values: dict, sources: dict, warnings:
                                 "with --role-arn")
     if values["aws_account_file"]:
         aws_profile(values["aws_account_file"], values["aws_profile"])
+
+
+def check_load_options(config: pytest.Config, values: dict, sources: dict) -> None:
+    given = [dest for dest in ("load_barrier", "load_timeout", "kube_burner_cli", "workload")
+             if sources[dest] != "default"]
+    if given and not values["add_cluster_load"]:
+        raise pytest.UsageError(f"{OPTION_BY_DEST[given[0]].flag} needs --add-cluster-load")
+    if values["load_barrier"]:
+        processes = xdist_processes(config)
+        if processes < values["cluster_count"]:
+            raise pytest.UsageError(
+                f"--load-barrier holds every cluster's load until all {values['cluster_count']} clusters are ready, so "
+                f"they must all be in flight at once: use -n {values['cluster_count']} (have {processes} process(es))")
+
+
+def xdist_processes(config: pytest.Config) -> int:
+    """How many clusters can be in flight at once: xdist workers, or 1 without xdist."""
+    value = getattr(config.option, "numprocesses", None)
+    if value in (None, 0, "0"):
+        return 1
+    if isinstance(value, str):
+        return os.cpu_count() or 1 if value in ("auto", "logical") else int(value)
+    return int(value)
 
 
 def check_pull_secret(path: str) -> None:

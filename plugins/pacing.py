@@ -105,6 +105,34 @@ class Pacer:
             self.cond.notify_all()
 
 
+class Barrier:
+    """Holds callers until ``expected`` clusters have arrived (finished installing, ready or not)."""
+
+    def __init__(self, expected: int = 0):
+        self.cond = threading.Condition()
+        self.expected = expected
+        self.arrived: set[str] = set()
+        self.released_at: float | None = None
+
+    def expect(self, count: int) -> None:
+        with self.cond:
+            self.expected = count
+            self.cond.notify_all()
+
+    def arrive(self, cluster: str) -> None:
+        with self.cond:
+            self.arrived.add(cluster)
+            self.cond.notify_all()
+
+    def wait(self, timeout: float | None = None) -> float:
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.arrived) >= self.expected, timeout):
+                raise TimeoutError(f"{len(self.arrived)} of {self.expected} clusters arrived")
+            if self.released_at is None:
+                self.released_at = time.time()
+            return self.released_at
+
+
 class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         pacer: Pacer = self.server.pacer  # type: ignore[attr-defined]
@@ -114,6 +142,15 @@ class _Handler(socketserver.StreamRequestHandler):
             if not line:
                 return
             request = json.loads(line)
+            op = request.get("op", "slot")
+            if op == "arrive":
+                self.server.barrier.arrive(request.get("cluster", "?"))  # type: ignore[attr-defined]
+                self.wfile.write(b'{"ok": true}\n')
+                return
+            if op == "barrier":
+                released = self.server.barrier.wait()  # type: ignore[attr-defined]
+                self.wfile.write((json.dumps({"released": released}) + "\n").encode())
+                return
             ticket, granted = pacer.acquire(request.get("cluster", "?"))
             self.wfile.write((json.dumps({"granted": granted}) + "\n").encode())
             self.wfile.flush()
@@ -134,10 +171,12 @@ class _Server(socketserver.ThreadingTCPServer):
 class PacerService:
     """The controller side: serves a ``Pacer`` on 127.0.0.1."""
 
-    def __init__(self, batch_size: int, delay: float):
+    def __init__(self, batch_size: int, delay: float, expected: int = 0):
         self.pacer = Pacer(batch_size, delay)
+        self.barrier = Barrier(expected)
         self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.pacer = self.pacer  # type: ignore[attr-defined]
+        self.server.barrier = self.barrier  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
                                        name="hcp-pacer", daemon=True)
         self.thread.start()
@@ -148,6 +187,7 @@ class PacerService:
 
     def stop(self) -> None:
         self.pacer.close()
+        self.barrier.expect(0)  # release anyone still waiting
         self.server.shutdown()
         self.server.server_close()
 
@@ -192,3 +232,23 @@ class Slot:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _request(address, message: dict) -> dict:
+    with socket.create_connection(tuple(address), timeout=10) as sock:
+        sock.settimeout(None)  # a barrier may take long; pytest-timeout and --load-timeout bound the test
+        sock.sendall((json.dumps(message) + "\n").encode())
+        reply = sock.makefile("rb").readline()
+    if not reply:
+        raise RuntimeError("the controller's coordination service closed the connection")
+    return json.loads(reply)
+
+
+def arrive(address, cluster: str) -> None:
+    """Tell the controller this cluster has finished installing (ready or failed)."""
+    _request(address, {"op": "arrive", "cluster": cluster})
+
+
+def wait_barrier(address) -> float:
+    """Block until every cluster of the run has arrived; return when the barrier opened."""
+    return _request(address, {"op": "barrier"})["released"]

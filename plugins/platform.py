@@ -400,7 +400,8 @@ class SimWorld:
                 "--seed", str(settings.sim_seed)]
         for flag, values in (("--fail-clusters", settings.sim_fail_clusters),
                              ("--stuck-clusters", settings.sim_stuck_clusters),
-                             ("--destroy-fail-clusters", settings.sim_destroy_fail_clusters)):
+                             ("--destroy-fail-clusters", settings.sim_destroy_fail_clusters),
+                             ("--load-fail-clusters", settings.sim_load_fail_clusters)):
             if values:
                 argv += [flag, ",".join(str(v) for v in values)]
         if settings.sim_failure_rate:
@@ -436,6 +437,7 @@ class SimWorld:
             "release_image": info["release_image"],
             "pull_secret": str(self.folder / "pull-secret.json"),
             "mgmt_name": info.get("mgmt_cluster_name") or "sim-mgmt",
+            "kube_burner_cli": str(self.folder / "bin" / "kube-burner-ocp"),
             "secrets": [],
         }
 

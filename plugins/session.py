@@ -189,8 +189,8 @@ class Controller:
                 platform.close()
             taken = {name[: len(s.name_prefix) + 5] for name in existing | self.rundir.names()}
             part = new_run_part(taken, s.name_prefix, random.Random())
-            if s.batch_size > 0:
-                self.pacer = PacerService(s.batch_size, s.delay_between_batch)
+            if s.batch_size > 0 or s.load_barrier:
+                self.pacer = PacerService(s.batch_size, s.delay_between_batch, expected=s.cluster_count)
             self.context = RunContext(uuid=s.uuid, path=str(self.rundir.path), name_prefix=s.name_prefix,
                                       run_part=part, platform=descriptor,
                                       pacer=list(self.pacer.address) if self.pacer else None)
@@ -235,6 +235,8 @@ def set_selected(config: pytest.Config, count: int) -> None:
     controller = config.stash.get(CONTROLLER_KEY, None)
     if controller is not None and controller.watcher is not None:
         controller.watcher.requested = count
+    if controller is not None and controller.pacer is not None:
+        controller.pacer.barrier.expect(count)
 
 
 # ------------------------------------------------------------------- hooks

@@ -69,6 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cluster indices that never become Available (and show no failure)")
     s.add_argument("--destroy-fail-clusters", type=_indices_arg, default=[], metavar="IDX",
                    help="cluster indices whose deletion never completes")
+    s.add_argument("--load-fail-clusters", type=_indices_arg, default=[], metavar="IDX",
+                   help="cluster indices whose load (bin/kube-burner-ocp) fails creating objects (rc 1)")
+    s.add_argument("--load-slow-clusters", type=_indices_arg, default=[], metavar="IDX",
+                   help="cluster indices whose load takes far longer (creation and churn x load_slow_factor)")
+    s.add_argument("--load-alert-clusters", type=_indices_arg, default=[], metavar="IDX",
+                   help="cluster indices whose load ends with an alert of severity error (rc 3, with "
+                        "--alerting and a metrics endpoint)")
+    s.add_argument("--no-guest-image-registry", dest="guest_image_registry", action="store_false",
+                   help="hosted clusters have no internal image registry (cluster-density-v2 fails, rc 1)")
+    s.add_argument("--no-guest-monitoring", dest="guest_monitoring", action="store_false",
+                   help="hosted clusters have no monitoring stack (kube-burner-ocp's Prometheus discovery "
+                        "fails, rc 1, unless --alerting=false and no indexing, or --prometheus-url)")
     s.add_argument("--mgmt-kubeconfig", help="use this external API server (e.g. a real kube-apiserver with "
                                               "HyperShift's CRDs) for management objects; serve only guest APIs")
     s.add_argument("--install-crds", action="store_true",
@@ -92,13 +104,15 @@ def serve(args: argparse.Namespace) -> int:
     from sim.world import DEFAULT_RELEASE_IMAGE, World, WorldConfig
 
     logging.getLogger("sim").setLevel(getattr(logging, str(args.log_level).upper(), logging.INFO))
-    faults = model.Faults.make(args.fail_clusters, args.failure_rate, args.stuck_clusters, args.destroy_fail_clusters)
+    faults = model.Faults.make(args.fail_clusters, args.failure_rate, args.stuck_clusters, args.destroy_fail_clusters,
+                               args.load_fail_clusters, args.load_slow_clusters, args.load_alert_clusters)
     cfg = WorldConfig(dir=args.dir, speed=args.speed, seed=args.seed, faults=faults, port=args.port,
                       mgmt_kubeconfig=args.mgmt_kubeconfig, install_crds=args.install_crds,
                       base_domain=args.base_domain, region=args.region,
                       release_image=args.release_image or DEFAULT_RELEASE_IMAGE, workers=args.workers,
                       restore=not args.fresh, ocm_decoys=max(0, args.ocm_decoys),
-                      ocm_cluster_name=args.ocm_cluster_name, cluster_config=args.cluster_config)
+                      ocm_cluster_name=args.ocm_cluster_name, cluster_config=args.cluster_config,
+                      guest_image_registry=args.guest_image_registry, guest_monitoring=args.guest_monitoring)
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -115,7 +129,8 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     where = "an external API server" if args.mgmt_kubeconfig else world.mgmt_url
     print(f"Serving a SIMULATED HyperShift management cluster (no real cluster, no AWS) at {where}; "
-          f"kubeconfig: {world.kubeconfig_path}; hypershift CLI stand-in: {world.hypershift_path}"
+          f"kubeconfig: {world.kubeconfig_path}; hypershift CLI stand-in: {world.hypershift_path}; "
+          f"kube-burner-ocp stand-in: {world.kube_burner_path}"
           + (f"; simulated OCM API: {world.ocm.server.url} (ocm CLI stand-in: {world.ocm.bin_path})"
              if world.ocm is not None else ""), flush=True)
     try:

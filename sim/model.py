@@ -27,6 +27,14 @@ Shape of one cluster's life (defaults, before spread and contention)::
       control-plane teardown            180-300 s (3-5 min) after the NodePools are gone
       CLI infra + IAM teardown          45-90 s + 15-30 s (1-2 min) after the HC is finalized
 
+    kube-burner-ocp (stand-in) against a hosted cluster:
+      setup                             20-40 s (health check, metadata, Prometheus, image pre-load)
+      per iteration                     objects / --qps + 4-8 s; then every pod Ready 30-60 s later
+      churn round                       deletion 15-45 s + re-creation of --churn-percent of the
+                                        iterations, then --churn-delay; until --churn-duration or
+                                        --churn-cycles
+      garbage collection                20-40 s + 0.5 s per namespace
+
 Spread: every duration is drawn uniformly from its range with a
 :class:`random.Random` seeded by ``(seed, cluster name, what)``, so the same
 seed and name always give the same durations, independent of the order in
@@ -77,6 +85,17 @@ class ModelParams:
     cli_iam_teardown: Range = (15.0, 30.0)
     # contention: relative slowdown per other concurrent install
     contention_per_install: float = 0.01
+    # load (the kube-burner-ocp stand-in, sim/standin/kube_burner.py)
+    load_setup: Range = (20.0, 40.0)              # health check, metadata, Prometheus, image pre-load
+    load_iteration: Range = (4.0, 8.0)            # per iteration, on top of its objects / --qps
+    load_wait_ready: Range = (30.0, 60.0)         # waitWhenFinished: every pod Ready
+    load_churn_delete: Range = (15.0, 45.0)       # one churn round's namespace/object deletion
+    load_gc: Range = (20.0, 40.0)                 # garbage collection (+ load_gc_per_namespace each)
+    load_gc_per_namespace: float = 0.5
+    load_index: Range = (2.0, 6.0)                # measurements and indexing at the end
+    load_pod_ready: Range = (1.5, 7.0)            # a pod's Ready latency (the P99 stays below ~7 s)
+    load_fail_retries: Range = (30.0, 90.0)       # --load-fail-clusters: retrying the failing creates
+    load_slow_factor: float = 100.0               # --load-slow-clusters: creation and churn this much slower
 
 
 DEFAULT_PARAMS = ModelParams()
@@ -120,24 +139,40 @@ class Faults:
     failure_rate: float = 0.0
     stuck_clusters: frozenset[int] = frozenset()
     destroy_fail_clusters: frozenset[int] = frozenset()
+    # load faults (the kube-burner-ocp stand-in): object creation fails (rc 1), everything takes far
+    # longer, an alert of severity error fires (rc 3)
+    load_fail_clusters: frozenset[int] = frozenset()
+    load_slow_clusters: frozenset[int] = frozenset()
+    load_alert_clusters: frozenset[int] = frozenset()
 
     @classmethod
     def make(cls, fail_clusters: Iterable[int] = (), failure_rate: float = 0.0,
-             stuck_clusters: Iterable[int] = (), destroy_fail_clusters: Iterable[int] = ()) -> "Faults":
+             stuck_clusters: Iterable[int] = (), destroy_fail_clusters: Iterable[int] = (),
+             load_fail_clusters: Iterable[int] = (), load_slow_clusters: Iterable[int] = (),
+             load_alert_clusters: Iterable[int] = ()) -> "Faults":
         if not 0.0 <= float(failure_rate) <= 1.0:
             raise ValueError("failure_rate must be within [0, 1]")
-        return cls(frozenset(int(i) for i in fail_clusters), float(failure_rate),
-                   frozenset(int(i) for i in stuck_clusters), frozenset(int(i) for i in destroy_fail_clusters))
+
+        def ints(values: Iterable[int]) -> frozenset[int]:
+            return frozenset(int(i) for i in values)
+
+        return cls(ints(fail_clusters), float(failure_rate), ints(stuck_clusters), ints(destroy_fail_clusters),
+                   ints(load_fail_clusters), ints(load_slow_clusters), ints(load_alert_clusters))
 
     def to_dict(self) -> dict:
         return {"fail_clusters": sorted(self.fail_clusters), "failure_rate": self.failure_rate,
                 "stuck_clusters": sorted(self.stuck_clusters),
-                "destroy_fail_clusters": sorted(self.destroy_fail_clusters)}
+                "destroy_fail_clusters": sorted(self.destroy_fail_clusters),
+                "load_fail_clusters": sorted(self.load_fail_clusters),
+                "load_slow_clusters": sorted(self.load_slow_clusters),
+                "load_alert_clusters": sorted(self.load_alert_clusters)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Faults":
         return cls.make(data.get("fail_clusters") or (), data.get("failure_rate") or 0.0,
-                        data.get("stuck_clusters") or (), data.get("destroy_fail_clusters") or ())
+                        data.get("stuck_clusters") or (), data.get("destroy_fail_clusters") or (),
+                        data.get("load_fail_clusters") or (), data.get("load_slow_clusters") or (),
+                        data.get("load_alert_clusters") or ())
 
     def install_fails(self, name: str, seed: int | str) -> bool:
         idx = cluster_index(name)
@@ -154,6 +189,18 @@ class Faults:
     def destroy_fails(self, name: str) -> bool:
         idx = cluster_index(name)
         return idx is not None and idx in self.destroy_fail_clusters
+
+    def load_fails(self, name: str) -> bool:
+        idx = cluster_index(name)
+        return idx is not None and idx in self.load_fail_clusters
+
+    def load_slow(self, name: str) -> bool:
+        idx = cluster_index(name)
+        return idx is not None and idx in self.load_slow_clusters
+
+    def load_alert(self, name: str) -> bool:
+        idx = cluster_index(name)
+        return idx is not None and idx in self.load_alert_clusters
 
 
 # Failure modes: (condition type that turns False, its reason, message template).  Every one of them

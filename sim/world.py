@@ -11,6 +11,7 @@ into its directory::
     DIR/kubeconfig          management kubeconfig (0600)
     DIR/bin/hypershift      the stand-in hypershift CLI (runs from any cwd)
     DIR/bin/ocm             the stand-in ocm CLI, for the simulated OCM API (sim/ocm.py)
+    DIR/bin/kube-burner-ocp the stand-in kube-burner-ocp CLI (load on a hosted cluster's guest API)
     DIR/ocm-token           the offline token the simulated OCM accepts (0600)
     DIR/pull-secret.json    a fake pull secret (0600)
     DIR/world.json          speed, seed, faults, names, URLs, pid, model
@@ -71,6 +72,10 @@ class WorldConfig:
     ocm_cluster_name: str = "sim-mgmt"
     # create config.openshift.io dnses/cluster and infrastructures/cluster on the simulated management API
     cluster_config: bool = True
+    # what the kube-burner-ocp stand-in finds in every hosted cluster: the internal image registry
+    # (cluster-density-v2 needs it) and a monitoring stack (Prometheus discovery with --alerting/indexing)
+    guest_image_registry: bool = True
+    guest_monitoring: bool = True
     # filled in by World.start()
     guest_url: str = ""
     transitions_path: str = ""
@@ -105,6 +110,10 @@ class World:
     @property
     def hypershift_path(self) -> str:
         return str(self.dir / "bin" / "hypershift")
+
+    @property
+    def kube_burner_path(self) -> str:
+        return str(self.dir / "bin" / "kube-burner-ocp")
 
     @property
     def state_path(self) -> Path:
@@ -336,19 +345,27 @@ class World:
         write_private(path, json.dumps({"auths": auths}))
 
     def _write_standin(self) -> None:
+        self._write_wrapper("hypershift", "sim.standin.hypershift",
+                            "It drives the SIMULATED management cluster described by ../world.json.")
+        self._write_wrapper("kube-burner-ocp", "sim.standin.kube_burner",
+                            "It loads a SIMULATED hosted cluster (KUBECONFIG: its guest kubeconfig); see "
+                            "../world.json.")
+
+    def _write_wrapper(self, name: str, module: str, what: str) -> None:
+        """``DIR/bin/<name>``: runs ``<module>.main`` from any cwd (no PYTHONPATH needed)."""
         script = (
             f"#!{sys.executable}\n"
-            "# Stand-in for the `hypershift` CLI, written by `python -m sim serve`.\n"
-            "# It drives the SIMULATED management cluster described by ../world.json.\n"
+            f"# Stand-in for the `{name}` CLI, written by `python -m sim serve`.\n"
+            f"# {what}\n"
             "import os\n"
             "import sys\n"
             f"sys.path.insert(0, {PROJECT_ROOT!r})\n"
-            "from sim.standin.hypershift import main\n"
+            f"from {module} import main\n"
             "sys.exit(main(world_path=os.path.join(os.path.dirname(os.path.realpath(__file__)), os.pardir,"
             " 'world.json')))\n"
         )
-        path = self.dir / "bin" / "hypershift"
-        tmp = path.with_name("hypershift.tmp")
+        path = self.dir / "bin" / name
+        tmp = path.with_name(name + ".tmp")
         tmp.write_text(script, encoding="utf-8")
         os.chmod(tmp, 0o755)
         os.replace(tmp, path)
@@ -383,6 +400,9 @@ class World:
             "guest_url_template": self.server.url + "/guests/{namespace}/{name}",
             "kubeconfig": self.kubeconfig_path,
             "hypershift": self.hypershift_path,
+            "kube_burner": self.kube_burner_path,
+            "guest_image_registry": bool(cfg.guest_image_registry),
+            "guest_monitoring": bool(cfg.guest_monitoring),
             "pull_secret": str(self.dir / "pull-secret.json"),
             "transitions": cfg.transitions_path,
             "log": str(self.dir / "sim.log"),

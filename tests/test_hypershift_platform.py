@@ -169,7 +169,8 @@ def test_wrapper_invocation_runs_on_the_standalone_simulated_cluster(scale_proje
         "--add-cluster-load", "--cluster-load-jobs-per-worker", "50", "--cluster-load-job-distribution", "5",
         "--batch-size", "10", "--delay-between-batch", "60", "-n", "2",
         "--ocm-url", info["ocm_url"], "--ocm-token-url", info["ocm_token_url"], "--ocm-cli", str(world / "bin" / "ocm"),
-        "--hypershift-cli", str(world / "bin" / "hypershift"), timeout=300)
+        "--hypershift-cli", str(world / "bin" / "hypershift"), "--kube-burner-cli", str(world / "bin" / "kube-burner-ocp"),
+        timeout=300)
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["hcp-scale: platform hypershift: management cluster mgmt-cluster*"])
     data = summary(path)
@@ -180,14 +181,18 @@ def test_wrapper_invocation_runs_on_the_standalone_simulated_cluster(scale_proje
     assert f"--aws-creds {path / 'aws_creds'}" in create_log
     assert "--additional-tags mgmt-cluster=mgmt-cluster,run-uuid=" in create_log
     assert create_log.splitlines()[0].endswith("--network-type OVNKubernetes")
+    # the load: 50 jobs per worker, 5 % variation, reproducible; a load document per cluster
+    for cluster in data["clusters"]:
+        load = json.loads((path / cluster["name"] / "metadata_load.json").read_text())
+        assert load["status"] == "success" and 0.95 * 50 * cluster["workers"] <= load["job_iterations"] <= \
+            1.05 * 50 * cluster["workers"]
     mgmt_doc = json.loads((path / "mgmt_cluster.json").read_text())
     assert mgmt_doc["mgmt_cluster_name"] == "mgmt-cluster" and mgmt_doc["base_domain"] == "sim.hypershift.local"
     assert mgmt_doc["source"] == "ocm" and mgmt_doc["cluster_id"] == info["mgmt_cluster_id"]
-    result.stdout.fnmatch_lines(["*warning: --add-cluster-load is accepted but not implemented yet*",
-                                 "*warning: --ocm-token on the command line is visible*"])
+    result.stdout.fnmatch_lines(["*warning: --ocm-token on the command line is visible*"])
     # Elasticsearch is down for the whole run: the run goes on and says how to upload later
-    result.stdout.fnmatch_lines(["Elasticsearch https://127.0.0.1:9 index elastic-index: 0 of 7 documents "
-                                 "uploaded, 7 pending",
+    result.stdout.fnmatch_lines(["Elasticsearch https://127.0.0.1:9 index elastic-index: 0 of 10 documents "
+                                 "uploaded, 10 pending",
                                  f"*upload them later with: pytest --es-index-only {path} *"])
     # the OCM token: only in the 0600 config file the ocm CLI reads, on no child's argv, in no log
     for file in path.rglob("*"):

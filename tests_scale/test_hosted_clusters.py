@@ -2,8 +2,8 @@
 from plugins.kube import condition
 
 
-def test_hosted_cluster(hosted_cluster):
-    """The ready cluster serves its own API with every requested worker node Ready."""
+def test_hosted_cluster(hosted_cluster, cluster_load):
+    """The ready cluster serves its own API with every requested worker node Ready (after its load, if any)."""
     guest = hosted_cluster.guest()
     try:
         nodes = guest.as_dict(guest.core.list_node(label_selector="node-role.kubernetes.io/worker"))["items"]
