@@ -394,6 +394,17 @@ class _Entry:
             raise
         return staged, digest.hexdigest()
 
+    def install_copy(self, src: Path, source: str, detail: dict, log_path: Path) -> Tool:
+        """Stage a copy of ``src`` and install it; nothing is left behind if that fails."""
+        staged = None
+        try:
+            staged, digest = self.copy_in(src)
+            tool = self.install(staged, digest, source, detail, log_path)
+            staged = None
+            return tool
+        finally:
+            self.discard(staged)
+
     def discard(self, staged: str | None) -> None:
         if staged:
             _unlink(staged)
@@ -871,15 +882,7 @@ def _build(repo_url: str, git_ref: str, commit: str | None, cache: Path, log_pat
         built = work / "bin" / "hypershift"
         if not built.is_file():
             raise _fail(f"make hypershift at {fetched[:12]} succeeded but did not produce bin/hypershift", log_path)
-        staged = None
-        try:
-            staged, digest = entry.copy_in(built)
-            tool = entry.install(staged, digest, "build",
-                                 {"repo": shown_url, "ref": git_ref, "commit": fetched}, log_path)
-            staged = None
-            return tool
-        finally:
-            entry.discard(staged)
+        return entry.install_copy(built, "build", {"repo": shown_url, "ref": git_ref, "commit": fetched}, log_path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -917,14 +920,7 @@ def _extract_image(image: str, pull_secret: str | None, oc: str, entry: _Entry, 
         extracted = dest / "hypershift"
         if not extracted.is_file():
             raise _fail(f"oc image extract of {image} did not produce /usr/bin/hypershift", log_path)
-        staged = None
-        try:
-            staged, digest = entry.copy_in(extracted)
-            tool = entry.install(staged, digest, "image", {"image": image}, log_path)
-            staged = None
-            return tool
-        finally:
-            entry.discard(staged)
+        return entry.install_copy(extracted, "image", {"image": image}, log_path)
     finally:
         shutil.rmtree(dest, ignore_errors=True)
 

@@ -108,3 +108,15 @@ class SimWorld:
                 "--base-domain", self.world["base_domain"], "--pull-secret", self.pull_secret,
                 "--region", self.world["region"], "--node-pool-replicas", str(replicas),
                 "--release-image", RELEASE, *extra]
+
+
+def wait_for(fn, timeout: float, what: str, interval: float = 0.05):
+    """Call ``fn`` until it returns something truthy (bounded by ``timeout``); return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)

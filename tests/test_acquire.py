@@ -342,12 +342,14 @@ def test_github_token_is_sent_as_bearer_and_never_logged(github, tmp_path, monke
     assert "ghp_not-a-real-token-123" not in (tmp_path / "acquire.log").read_text()
 
 
-def _ocm_worker(base: str, cache: str, log: str, barrier, results) -> None:
+def _acquire_worker(tool: str, base: str, cache: str, log: str, barrier, results) -> None:
     barrier.wait(10)
+    fetch, version, arch = {"ocm": (acquire_ocm, "1.0.15", "x86_64"),
+                            "kube-burner-ocp": (acquire_kube_burner, "1.12.1", "amd64")}[tool]
     try:
-        tool = acquire_ocm(explicit=None, version="1.0.15", github_api=base, arch="x86_64",
-                           cache=Path(cache), log_path=Path(log), timeout=10)
-        results.put(tool.to_json())
+        tool_ = fetch(explicit=None, version=version, github_api=base, arch=arch,
+                      cache=Path(cache), log_path=Path(log), timeout=10)
+        results.put(tool_.to_json())
     except Exception as exc:   # reported to the parent, which fails the test
         results.put({"error": repr(exc)})
 
@@ -357,7 +359,7 @@ def test_two_processes_download_exactly_once(github, tmp_path):
     github.delay[asset] = 0.5           # keep the first download in flight while the second arrives
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_ocm_worker, args=(github.base, str(tmp_path / "cache"),
+    procs = [ctx.Process(target=_acquire_worker, args=("ocm", github.base, str(tmp_path / "cache"),
                                                     str(tmp_path / f"w{i}.log"), barrier, results))
              for i in range(2)]
     for proc in procs:
@@ -739,23 +741,13 @@ def test_kube_burner_explicit_path_is_verified_not_copied(tmp_path):
         acquire_kube_burner(explicit=str(binary), version=None, **kwargs)
 
 
-def _kb_worker(base: str, cache: str, log: str, barrier, results) -> None:
-    barrier.wait(10)
-    try:
-        tool = acquire_kube_burner(explicit=None, version="1.12.1", github_api=base, arch="amd64",
-                                   cache=Path(cache), log_path=Path(log), timeout=10)
-        results.put(tool.to_json())
-    except Exception as exc:   # reported to the parent, which fails the test
-        results.put({"error": repr(exc)})
-
-
 def test_kube_burner_two_processes_download_exactly_once(kb, tmp_path):
     asset = kb.asset_path("v1.12.1", "kube-burner-ocp-V1.12.1-linux-x86_64.tar.gz")
     kb.delay[asset] = 0.5
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_kb_worker, args=(kb.base, str(tmp_path / "cache"), str(tmp_path / f"w{i}.log"),
-                                                   barrier, results))
+    procs = [ctx.Process(target=_acquire_worker, args=("kube-burner-ocp", kb.base, str(tmp_path / "cache"),
+                                                       str(tmp_path / f"w{i}.log"), barrier, results))
              for i in range(2)]
     for proc in procs:
         proc.start()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.simworld import SimWorld
+from tests.simworld import SimWorld, wait_for
 
 SPEED = 500          # a 3-node install is ~2.5 s; 1 simulated minute of churn is 0.12 s
 WORKERS = {"perf-0001": 3, "perf-0007": 1, "perf-0009": 1}
@@ -30,17 +30,6 @@ LOGRUS = re.compile(r'^time="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d" level=(debug|info|w
 def completed(rc: int, uuid: str) -> re.Pattern:
     return re.compile(rf'^time="[^"]+" level=info msg="👋 kube-burner run completed with rc {rc} for UUID '
                       rf'{re.escape(uuid)}" file="[^"]+"$')
-
-
-def wait_for(fn, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def core_api(kubeconfig: str):

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from sim import model
-from tests.simworld import RELEASE, SimWorld
+from tests.simworld import RELEASE, SimWorld, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CRD_DIR = ROOT.parent / "shared" / "reference" / "crds"
@@ -177,17 +177,6 @@ def get_hc(custom, name, ns="clusters"):
         if exc.status == 404:
             return None
         raise
-
-
-def wait_for(fn, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def rolled_out(hc: dict | None) -> bool:
