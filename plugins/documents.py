@@ -46,7 +46,7 @@ FIELDS: dict[str, str] = {
     "machinepool": "keyword", "machinepool_ready": "date", "machinepool_s": "double",
     # load (--add-cluster-load)
     "workload": "keyword", "load_rc": "long", "load_status": "keyword", "load_start": "date", "load_end": "date",
-    "load_cli_s": "double", "load_barrier_wait_s": "double",
+    "load_cli_s": "double", "load_barrier_wait_s": "double", "load_mgmt_metrics": "boolean",
     # destroy
     "destroy_requested": "date", "deleted": "date", "destroy_cli_s": "double", "destroy_s": "double",
     # management cluster
@@ -97,6 +97,10 @@ def normalize(doc: dict) -> dict:
             parse_time(out[key])  # raises on a malformed date
         elif kind in ("keyword", "text"):
             out[key] = str(value)
+        elif kind == "boolean":
+            if not isinstance(value, bool):
+                raise TypeError(f"{key}: expected true or false, got {value!r}")
+            out[key] = value
         else:
             out[key] = value
     return out
@@ -140,7 +144,8 @@ def load_document(base: dict, t: dict, *, load_duration: str) -> dict:
                 t.get("load_status"), "workload": t.get("workload"), "job_iterations": t.get("job_iterations"),
                 "load_duration": load_duration, "load_rc": t.get("load_rc"), "load_status": t.get("load_status"),
                 "load_start": t.get("load_start"), "load_end": t.get("load_end"), "load_cli_s": t.get("load_cli_s"),
-                "load_barrier_wait_s": t.get("load_barrier_wait_s"), "version": t.get("version"),
+                "load_barrier_wait_s": t.get("load_barrier_wait_s"), "load_mgmt_metrics": t.get("load_mgmt_metrics"),
+                "version": t.get("version"),
                 "duration": seconds_between(t.get("load_start"), t.get("load_end"))})
     return doc
 

@@ -30,14 +30,17 @@ QUIET_AFTER_FAILURE = 60.0
 TRANSIENT = {429, 500, 502, 503, 504}
 
 
+def _hostport(parts) -> str:
+    host = parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host
+
+
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ``***``."""
     parts = urlsplit(url)
     if parts.password is None and parts.username is None:
         return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    host = _hostport(parts)
     user = f"{parts.username}:***@" if parts.password is not None else f"{parts.username}@"
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
@@ -47,9 +50,7 @@ def connection(url: str, insecure: bool):
     from elasticsearch import Elasticsearch
 
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    host = _hostport(parts)
     plain = urlunsplit((parts.scheme, host, parts.path, "", ""))
     kwargs: dict = {"request_timeout": 30, "max_retries": 0, "verify_certs": not insecure}
     if insecure:
@@ -63,6 +64,30 @@ def connection(url: str, insecure: bool):
     elif os.environ.get("ES_USERNAME"):
         kwargs["basic_auth"] = (os.environ["ES_USERNAME"], os.environ.get("ES_PASSWORD", ""))
     return Elasticsearch(plain, **kwargs)
+
+
+def kube_burner_target(url: str | None) -> tuple[str | None, str | None]:
+    """The URL kube-burner-ocp can index to, credentials inside and percent-encoded; and why not, if it cannot.
+
+    kube-burner takes credentials only as ``user:password@`` in the URL: an ``ES_API_KEY`` cannot be passed on.
+    """
+    if not url:
+        return None, None
+    if os.environ.get("ES_API_KEY"):
+        return None, ("kube-burner's own documents are not sent to Elasticsearch: kube-burner authenticates with "
+                      "user:password only, not ES_API_KEY")
+    from urllib.parse import quote, unquote
+
+    parts = urlsplit(url)
+    if parts.username is not None:
+        user, password = unquote(parts.username), unquote(parts.password or "")
+    elif os.environ.get("ES_USERNAME"):
+        user, password = os.environ["ES_USERNAME"], os.environ.get("ES_PASSWORD", "")
+    else:
+        return url, None
+    host = _hostport(parts)
+    userinfo = f"{quote(user, safe='')}:{quote(password, safe='')}@"
+    return urlunsplit((parts.scheme, userinfo + host, parts.path, parts.query, parts.fragment)), None
 
 
 def template_body(index: str) -> dict:

@@ -131,6 +131,27 @@ class Kube:
         data = (secret.data or {}).get(key)
         return base64.b64decode(data).decode() if data else None
 
+    def route_host(self, namespace: str, name: str) -> str | None:
+        """``spec.host`` of an OpenShift Route; None when the route (or the route API) is not there."""
+        self.requests += 1
+        try:
+            route = self.custom.get_namespaced_custom_object("route.openshift.io", "v1", namespace, "routes", name,
+                                                             _request_timeout=(CONNECT_TIMEOUT, 30))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return ((route or {}).get("spec") or {}).get("host") or None
+
+    def service_account_token(self, namespace: str, name: str, seconds: int) -> str:
+        """A bound token of a service account (TokenRequest) valid for ``seconds``."""
+        self.requests += 1
+        body = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[],
+                                                                             expiration_seconds=int(seconds)))
+        response = self.core.create_namespaced_service_account_token(name, namespace, body,
+                                                                     _request_timeout=(CONNECT_TIMEOUT, 30))
+        return response.status.token
+
     # ---------------------------------------------------------------- waits
     def wait_for(self, kind: str, predicate: Callable[[dict[str, dict]], Any], *, deadline: float,
                  namespace: str | None = None, label_selector: str | None = None,

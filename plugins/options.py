@@ -24,6 +24,7 @@ import pytest
 ENV_PREFIX = "HCP_SCALE_"
 KEEP_POLICIES = ("on-failure", "always", "never")
 PLATFORMS = ("sim", "hypershift", "rosa")
+MGMT_METRICS = ("auto", "on", "off")
 AVAILABLE_PLATFORMS = ("sim", "hypershift")
 MAX_CLUSTERS = 9999  # the index is zero-padded to four digits in ids and names
 SEED_MAX = 6
@@ -141,6 +142,14 @@ def parse_shell_words(name: str, raw: str) -> list[str]:
         return shlex.split(str(raw))
     except ValueError as exc:
         raise pytest.UsageError(f"{name}: cannot split {raw!r} like a shell would: {exc}") from None
+
+
+def parse_list_of_names(name: str, raw: str) -> list[str]:
+    """Parse a comma-separated list of file names (no paths, none empty)."""
+    items = [item.strip() for item in str(raw).split(",")]
+    if not all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", item) for item in items):
+        raise pytest.UsageError(f"{name}: expected comma-separated file names such as a.yml,b.yml, got {raw!r}")
+    return items
 
 
 def parse_text(name: str, raw: str) -> str:
@@ -426,6 +435,20 @@ OPTIONS: tuple[Option, ...] = (
            lambda n, r: parse_duration(n, r, allow_zero=False), None, metavar="DURATION"),
     Option("--load-barrier", "Start no cluster's load until every cluster of the run is ready (or failed), as the "
            "old wrapper did; needs an xdist worker per cluster.", parse_bool, False, is_flag=True),
+    Option("--cluster-load-churn-cycles", "Churn rounds of the load (kube-burner --churn-cycles; 0: no limit, "
+           "--cluster-load-duration ends the churn).", lambda n, r: parse_int(n, r, 0), 0, metavar="N"),
+    Option("--cluster-load-churn-delay", "Pause between churn rounds (kube-burner --churn-delay).",
+           parse_duration, 120.0, metavar="DURATION"),
+    Option("--cluster-load-churn-percent", "Share of the load's namespaces re-created per churn round "
+           "(kube-burner --churn-percent).", lambda n, r: parse_int(n, r, 1, 100), 10, metavar="PERCENT"),
+    Option("--load-es-index", "Elasticsearch index (on --es-url) of kube-burner's own metrics and job summaries.",
+           parse_text, "ripsaw-kube-burner", metavar="INDEX"),
+    Option("--mgmt-metrics", f"Scrape the management cluster's Prometheus for each loaded cluster's control plane "
+           f"(--mgmt-metrics-profile in its HCP namespace): {'|'.join(MGMT_METRICS)} (default auto: when the "
+           f"management cluster serves the openshift-monitoring/prometheus-k8s route; on: required).",
+           parse_choice(MGMT_METRICS), "auto", metavar="|".join(MGMT_METRICS)),
+    Option("--mgmt-metrics-profile", "kube-burner-ocp metrics profile(s) scraped from the management cluster, "
+           "comma-separated.", parse_list_of_names, "etcd-density-metrics-hcp.yml", metavar="FILE[,FILE]"),
 )
 
 # Old spellings kept working.
@@ -547,6 +570,12 @@ class Settings:
     kube_burner_version: str = "latest"
     load_timeout: float | None = None
     load_barrier: bool = False
+    cluster_load_churn_cycles: int = 0
+    cluster_load_churn_delay: float = 120.0
+    cluster_load_churn_percent: int = 10
+    load_es_index: str = "ripsaw-kube-burner"
+    mgmt_metrics: str = "auto"
+    mgmt_metrics_profile: list = field(default_factory=lambda: ["etcd-density-metrics-hcp.yml"])
     uuid_generated: bool = False
     warnings: list[str] = field(default_factory=list)
 
@@ -696,7 +725,9 @@ def check_platform_options(platform: str, values: dict, sources: dict, warnings:
 
 
 def check_load_options(config: pytest.Config, values: dict, sources: dict) -> None:
-    given = [dest for dest in ("load_barrier", "load_timeout", "kube_burner_cli", "workload")
+    given = [dest for dest in ("load_barrier", "load_timeout", "kube_burner_cli", "workload",
+                               "cluster_load_churn_cycles", "cluster_load_churn_delay", "cluster_load_churn_percent",
+                               "mgmt_metrics", "mgmt_metrics_profile", "load_es_index")
              if sources[dest] != "default"]
     if given and not values["add_cluster_load"]:
         raise pytest.UsageError(f"{OPTION_BY_DEST[given[0]].flag} needs --add-cluster-load")
@@ -793,6 +824,10 @@ def markdown_table() -> str:
     rows = ["| option | ini key | environment | default | meaning |", "|---|---|---|---|---|"]
     for opt in OPTIONS:
         default = "off" if opt.is_flag else ("—" if opt.default in (None, "") else str(opt.default))
+        if opt.metavar == "DURATION" and isinstance(opt.default, float):
+            default = go_duration(opt.default)
+        elif isinstance(opt.default, list):
+            default = ",".join(map(str, opt.default))
         if opt.dest == "uuid":
             default = "generated"
         elif opt.dest == "path":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .options import get_settings
+from .options import get_settings, go_duration
 from .rundir import RunDir, isotime, write_json
 from .session import CONTEXT_KEY, CONTROLLER_KEY, SELECTED_KEY, is_active, is_worker
 
@@ -41,6 +41,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
              f"hcp-scale: run {s.uuid}, {s.cluster_count} cluster(s) named {ctx.name_prefix}-{ctx.run_part}-NNNN, "
              f"workers {','.join(map(str, s.workers))}, {batch}, keep {s.keep_clusters}",
              f"hcp-scale: run directory {ctx.path}"]
+    if s.add_cluster_load:
+        mgmt = ctx.extras.get("mgmt_prometheus")
+        lines.append(f"hcp-scale: load {s.workload}, {s.cluster_load_jobs_per_worker} iterations per worker"
+                     f" ± {s.cluster_load_job_variation}%, churn {go_duration(s.cluster_load_duration)}"
+                     + (f", management metrics from {mgmt}" if mgmt else ""))
     lines += [f"hcp-scale: warning: {w}" for w in s.warnings]
     return lines
 

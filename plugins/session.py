@@ -185,6 +185,7 @@ class Controller:
             platform = open_platform(descriptor)
             try:
                 existing = set(platform.list_names())
+                extras = self._load_extras(platform.kube)
             finally:
                 platform.close()
             taken = {name[: len(s.name_prefix) + 5] for name in existing | self.rundir.names()}
@@ -193,7 +194,7 @@ class Controller:
                 self.pacer = PacerService(s.batch_size, s.delay_between_batch, expected=s.cluster_count)
             self.context = RunContext(uuid=s.uuid, path=str(self.rundir.path), name_prefix=s.name_prefix,
                                       run_part=part, platform=descriptor,
-                                      pacer=list(self.pacer.address) if self.pacer else None)
+                                      pacer=list(self.pacer.address) if self.pacer else None, extras=extras)
             self.watcher = Watcher(descriptor["kubeconfig"], descriptor.get("namespace", "clusters"), s.uuid,
                                    s.watcher_delay, s.cluster_count, self.rundir.path / "watcher.jsonl",
                                    emit=self._emit).start()
@@ -202,6 +203,18 @@ class Controller:
             raise
         self.config.stash[CONTEXT_KEY] = self.context
         return self.context
+
+    def _load_extras(self, kube) -> dict:
+        """Where the loads scrape the management cluster's metrics (--add-cluster-load, --mgmt-metrics)."""
+        s = self.settings
+        if not s.add_cluster_load:
+            return {}
+        from .load import mgmt_metrics_preflight
+
+        url, why = mgmt_metrics_preflight(s, kube)
+        if why and s.mgmt_metrics == "auto":
+            s.warnings.append(f"management cluster metrics are not scraped during the loads: {why}")
+        return {"mgmt_prometheus": url}
 
     def _emit(self, text: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")

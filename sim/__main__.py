@@ -79,8 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-guest-image-registry", dest="guest_image_registry", action="store_false",
                    help="hosted clusters have no internal image registry (cluster-density-v2 fails, rc 1)")
     s.add_argument("--no-guest-monitoring", dest="guest_monitoring", action="store_false",
-                   help="hosted clusters have no monitoring stack (kube-burner-ocp's Prometheus discovery "
-                        "fails, rc 1, unless --alerting=false and no indexing, or --prometheus-url)")
+                   help="hosted clusters have no monitoring stack (no openshift-monitoring/prometheus-k8s route and "
+                        "service account: kube-burner-ocp's Prometheus discovery fails, rc 1, unless "
+                        "--alerting=false and no indexing)")
+    s.add_argument("--no-mgmt-monitoring", dest="mgmt_monitoring", action="store_false",
+                   help="the simulated management API has no openshift-monitoring/prometheus-k8s route and service "
+                        "account (no management-cluster Prometheus to scrape)")
     s.add_argument("--mgmt-kubeconfig", help="use this external API server (e.g. a real kube-apiserver with "
                                               "HyperShift's CRDs) for management objects; serve only guest APIs")
     s.add_argument("--install-crds", action="store_true",
@@ -112,7 +116,8 @@ def serve(args: argparse.Namespace) -> int:
                       release_image=args.release_image or DEFAULT_RELEASE_IMAGE, workers=args.workers,
                       restore=not args.fresh, ocm_decoys=max(0, args.ocm_decoys),
                       ocm_cluster_name=args.ocm_cluster_name, cluster_config=args.cluster_config,
-                      guest_image_registry=args.guest_image_registry, guest_monitoring=args.guest_monitoring)
+                      guest_image_registry=args.guest_image_registry, guest_monitoring=args.guest_monitoring,
+                      mgmt_monitoring=args.mgmt_monitoring)
     stop = threading.Event()
 
     def on_signal(signum, frame):

@@ -8,7 +8,10 @@ Python client, ``kubectl``-style discovery and plain ``requests``:
 * CRUD, patch (merge, strategic-as-merge, JSON patch, simplified server-side apply),
   ``/status`` and ``/scale`` subresources, deletecollection;
 * watches streamed as chunked newline-delimited JSON with bookmarks, resume and 410;
+* the ``serviceaccounts/<name>/token`` subresource (TokenRequest, see :meth:`sim.store.Store.create_token`);
 * bearer-token auth, per-guest stores under ``/guests/<namespace>/<name>``;
+* other services on the same port under a path prefix (:meth:`ApiServer.mount`), e.g. the simulated
+  Prometheus of :mod:`sim.prometheus` under ``/prometheus/<route host>/``;
 * a small fault injector (``srv.faults``).
 
 The server binds to 127.0.0.1 only.  Every watch ends at its timeout, on ``stop()``,
@@ -187,6 +190,10 @@ def _resource_list(table: ResourceTable, group: str, version: str) -> dict:
             resources.append({"name": f"{rt.plural}/scale", "singularName": "", "namespaced": rt.namespaced,
                               "group": "autoscaling", "version": "v1", "kind": "Scale",
                               "verbs": ["get", "patch", "update"]})
+        if rt.token_subresource:
+            resources.append({"name": f"{rt.plural}/token", "singularName": "", "namespaced": rt.namespaced,
+                              "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest",
+                              "verbs": ["create"]})
     doc: dict = {"kind": "APIResourceList"}
     if group:
         doc["apiVersion"] = "v1"
@@ -386,6 +393,16 @@ class _Handler(BaseHTTPRequestHandler):
             full_path = unquote(split.path)
             query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
             body = self._read_body()
+            mounted = api._mounted(full_path)
+            if mounted is not None:
+                prefix, handler = mounted
+                verb = prefix.strip("/") or "mounted"
+                code, headers, payload = handler(method, full_path[len(prefix):] or "/", split.query,
+                                                 self.headers, body)
+                headers = dict(headers or {})
+                ctype = headers.pop("Content-Type", "application/json")
+                self._send(code, payload, ctype, headers)
+                return
             store, token, rest = api._target(full_path)
             parts = [p for p in rest.split("/") if p]
             if parts and parts[0] in _HEALTH and method in ("GET", "HEAD"):
@@ -502,6 +519,10 @@ class _Handler(BaseHTTPRequestHandler):
                 verb = "deletecollection"
             else:
                 raise _method_not_allowed()
+        elif sub == "token":
+            if method != "POST":
+                raise _method_not_allowed()
+            verb = "create"
         else:
             verbs = {"GET": "watch" if watch and sub is None else "get", "PUT": "update", "PATCH": "patch"}
             if sub is None:
@@ -532,6 +553,8 @@ class _Handler(BaseHTTPRequestHandler):
             if name is not None:
                 fsel = ",".join(x for x in (fsel, f"metadata.name={name}") if x)
             self._watch(api, store, rt, ns, query, fsel, full_path)
+        elif verb == "create" and sub == "token":
+            self._send_json(201, store.create_token(ns, name, self._parse_body(body)))
         elif verb == "create":
             obj = self._parse_body(body)
             self._send_json(201, store.create_raw(rt.key, obj, namespace=ns, dry_run=dry_run))
@@ -780,6 +803,7 @@ class ApiServer:
         self.faults = Faults(seed)
         self._guests: dict[tuple[str, str], _Guest] = {}
         self._guests_lock = threading.Lock()
+        self._mounts: list[tuple[str, Any]] = []
         self._counts: dict[str, int] = {}
         self._counts_lock = threading.Lock()
         self._watches: set[Watcher] = set()
@@ -855,6 +879,22 @@ class ApiServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    # -- other services on the same port ------------------------------------------------
+
+    def mount(self, prefix: str, handler: Any) -> None:
+        """Serve every path under ``prefix`` (e.g. ``"/prometheus"``) with
+        ``handler(method, path, query_string, headers, body) -> (code, headers, payload)``; ``path`` is the
+        rest of the path (``/...``), ``headers`` may carry ``Content-Type``.  No Kubernetes authentication
+        and no fault injection: the handler is a service of its own."""
+        prefix = "/" + prefix.strip("/")
+        self._mounts = [(p, h) for p, h in self._mounts if p != prefix] + [(prefix, handler)]
+
+    def _mounted(self, path: str) -> tuple[str, Any] | None:
+        for prefix, handler in self._mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                return prefix, handler
+        return None
 
     # -- guests ---------------------------------------------------------------------------
 

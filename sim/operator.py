@@ -52,6 +52,7 @@ from kubernetes import watch as k8s_watch
 from kubernetes.client.rest import ApiException
 
 from sim import model
+from sim.prometheus import ensure_monitoring, guest_route_host, remove_monitoring
 
 log = logging.getLogger("sim.operator")
 
@@ -721,11 +722,34 @@ class Operator:
             return None
 
     def _ensure_guest(self, hc: dict, token: str):
-        """Serve the hosted cluster's API (or keep serving it) with the token of its kubeconfig secret."""
+        """Serve the hosted cluster's API (or keep serving it) with the token of its kubeconfig secret, with
+        its monitoring stack (``openshift-monitoring/prometheus-k8s``) when the world has guest monitoring."""
         if self.guests is None:
             return None
         md = hc["metadata"]
-        return self.guests.add_guest(md["namespace"], md["name"], token=token)
+        store = self.guests.add_guest(md["namespace"], md["name"], token=token)
+        try:
+            self._guest_monitoring(store, hc)
+        except Exception:  # the guest's API must not fail on its monitoring objects
+            self.log.exception("guest monitoring of %s/%s", md["namespace"], md["name"])
+        return store
+
+    def _guest_monitoring(self, store, hc: dict) -> None:
+        """The namespace ``openshift-monitoring``, ServiceAccount and Route ``prometheus-k8s`` (host
+        ``prometheus-k8s-openshift-monitoring.apps.<name>.<base domain>``) in the guest; removed when the
+        world has no guest monitoring."""
+        if not hasattr(store, "list"):
+            return
+        if not getattr(self.world, "guest_monitoring", True):
+            if remove_monitoring(store):
+                self.log.info("guest monitoring of %s removed", hc["metadata"]["name"])
+            return
+        dns = (hc.get("spec") or {}).get("dns") or {}
+        prefix = dns["baseDomainPrefix"] if isinstance(dns.get("baseDomainPrefix"), str) else hc["metadata"]["name"]
+        host = guest_route_host(prefix, dns.get("baseDomain") or self.base_domain)
+        if ensure_monitoring(store, host):
+            self.log.info("guest monitoring of %s: route openshift-monitoring/prometheus-k8s at https://%s",
+                          hc["metadata"]["name"], host)
 
     def _remove_guest(self, ns: str, name: str) -> None:
         if self.guests is None:

@@ -9,7 +9,10 @@ It reproduces the parts of kube-apiserver semantics that a test harness notices:
 * optimistic concurrency (409 Conflict on a stale ``resourceVersion``);
 * finalizers, ``deletionTimestamp`` and namespace deletion cascades;
 * label and field selectors, pagination;
-* watches with a bounded event history (410 Expired when a client is too far behind).
+* watches with a bounded event history (410 Expired when a client is too far behind);
+* service-account tokens (the ``serviceaccounts/<name>/token`` subresource, a TokenRequest):
+  random JWT-shaped bearer tokens recorded with their expiry and ServiceAccount, so a component of
+  the same cluster (the simulated Prometheus, :mod:`sim.prometheus`) can review them.
 
 Objects that are stored are never mutated in place; every write builds a new dict
 and caches its JSON encoding, so listing and fanning out watch events costs almost
@@ -31,6 +34,7 @@ import collections
 import json
 import random
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -118,6 +122,8 @@ class ResourceType:
     # DELETE answers with the object (CRDs) or with a Status "Success" (most core types).
     return_deleted_object: bool | None = None
     field_selectors: tuple = ()  # extra selectable fields besides metadata.name/namespace
+    # POST <plural>/<name>/token answers with an authentication.k8s.io/v1 TokenRequest (ServiceAccounts)
+    token_subresource: bool = False
     required: tuple = ()  # dotted paths that must be present on create
     # Optional hooks: prepare_create(obj) and prepare_update(new, old) may edit `new` in place.
     prepare_create: Callable[[dict], None] | None = None
@@ -155,6 +161,8 @@ class ResourceType:
             subs.append("status")
         if self.scale:
             subs.append("scale")
+        if self.token_subresource:
+            subs.append("token")
         return subs
 
 
@@ -246,6 +254,18 @@ def _secret_prepare(new: dict, old: dict | None = None) -> None:
         new["type"] = (old or {}).get("type") or "Opaque"
 
 
+def _route_prepare(new: dict) -> None:
+    """Route defaults the API server fills in: ``spec.to.kind`` Service, ``weight`` 100, ``wildcardPolicy``."""
+    spec = new.get("spec")
+    if not isinstance(spec, dict):
+        return
+    to = spec.get("to")
+    if isinstance(to, dict):
+        to.setdefault("kind", "Service")
+        to.setdefault("weight", 100)
+    spec.setdefault("wildcardPolicy", "None")
+
+
 def builtin_resources() -> list[ResourceType]:
     """The resources every simulated API server starts with."""
     return [
@@ -263,6 +283,11 @@ def builtin_resources() -> list[ResourceType]:
                                       "involvedObject.uid", "involvedObject.apiVersion",
                                       "involvedObject.resourceVersion", "involvedObject.fieldPath",
                                       "reason", "reportingComponent", "source", "type")),
+        ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",), token_subresource=True),
+        # OpenShift's routes: openshift-monitoring/prometheus-k8s is how clients find a cluster's Prometheus.
+        ResourceType("route.openshift.io", "v1", "routes", "Route", status_subresource=True,
+                     required=("spec.to.name",), prepare_create=_route_prepare,
+                     prepare_update=lambda new, old: _route_prepare(new)),
         # OpenShift's cluster-wide configuration (the management cluster is an OpenShift cluster):
         # dnses/cluster (spec.baseDomain) and infrastructures/cluster (status.platformStatus, ...).
         ResourceType("config.openshift.io", "v1", "dnses", "DNS", namespaced=False, status_subresource=True),
@@ -707,6 +732,10 @@ class Watcher:
 # ---------------------------------------------------------------------------
 # the store
 
+TOKEN_REQUEST_API_VERSION = "authentication.k8s.io/v1"
+TOKEN_ISSUER = "https://kubernetes.default.svc"
+TOKEN_DEFAULT_AUDIENCES = ("https://kubernetes.default.svc",)
+
 _SYSTEM_META = ("name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp",
                 "deletionGracePeriodSeconds", "resourceVersion", "selfLink")
 _PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
@@ -758,6 +787,8 @@ class Store:
         self._watchers: dict[str, set[Watcher]] = {}
         self._watch_queue_limit = watch_queue_limit
         self._rng = random.Random()
+        self._tokens: dict[str, dict] = {}   # bearer token -> {namespace, name, uid, exp, audiences}
+        self._token_kid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
     # -- small helpers --------------------------------------------------------
 
@@ -1504,6 +1535,103 @@ class Store:
         for w in all_w:
             w.close(reason)
 
+    # -- service-account tokens (serviceaccounts/<name>/token) ---------------------------
+
+    def create_token(self, namespace: str, name: str, request: Any) -> dict:
+        """POST ``.../serviceaccounts/<name>/token``: issue a bound token for the ServiceAccount.
+
+        ``request`` is an ``authentication.k8s.io/v1`` TokenRequest; returns it completed with
+        ``status.token`` and ``status.expirationTimestamp``.  Like kube-apiserver: 404 when the
+        ServiceAccount does not exist, 400 on a body that is not a TokenRequest, 422 when
+        ``spec.expirationSeconds`` is under 10 minutes (default 3600) or over 2^32; empty
+        ``spec.audiences`` become the API server's own (``https://kubernetes.default.svc``).
+        The token stays valid until it expires or the ServiceAccount is deleted."""
+        rt = self._rt("serviceaccounts")
+        if not isinstance(request, dict):
+            raise _bad_request("the body of the request must be a TokenRequest object")
+        av, kind = request.get("apiVersion"), request.get("kind")
+        if av and av != TOKEN_REQUEST_API_VERSION:
+            raise _bad_request(f"the API version in the data ({av}) does not match the expected API version "
+                               f"({TOKEN_REQUEST_API_VERSION})")
+        if kind and kind != "TokenRequest":
+            raise _bad_request(f"the kind in the data ({kind}) does not match the expected kind (TokenRequest)")
+        spec = request.get("spec")
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, dict):
+            raise _bad_request("json: cannot unmarshal into Go struct field TokenRequest.spec of type "
+                               "v1.TokenRequestSpec")
+        audiences = spec.get("audiences")
+        if audiences is None:
+            audiences = []
+        if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+            raise _bad_request("json: cannot unmarshal into Go struct field TokenRequestSpec.spec.audiences of "
+                               "type []string")
+        seconds = spec.get("expirationSeconds")
+        if seconds is None:
+            seconds = 3600
+        if isinstance(seconds, bool) or not isinstance(seconds, int):
+            raise _bad_request(f"json: cannot unmarshal {type(seconds).__name__} into Go struct field "
+                               f"TokenRequestSpec.spec.expirationSeconds of type int64")
+        bound = spec.get("boundObjectRef")
+        with self._lock:
+            sa = self._existing(rt, name, namespace)   # 404 first, as the real storage does
+            problem = None
+            if seconds < 600:
+                problem = ("spec.expirationSeconds", f"Invalid value: {seconds}: may not specify a duration less "
+                                                     f"than 10 minutes")
+            elif seconds > 1 << 32:
+                problem = ("spec.expirationSeconds", f"Invalid value: {seconds}: may not specify a duration "
+                                                     f"larger than 2^32 seconds")
+            elif bound is not None and (not isinstance(bound, dict) or bound.get("kind") not in
+                                        ("Pod", "Secret", "Node")):
+                got = bound.get("kind") if isinstance(bound, dict) else bound
+                problem = ("spec.boundObjectRef.kind", f'Unsupported value: "{got}": supported values: "Pod", '
+                                                       f'"Secret", "Node"')
+            if problem is not None:
+                fld, detail = problem
+                raise ApiError(422, "Invalid",
+                               f'TokenRequest.authentication.k8s.io "{name}" is invalid: {fld}: {detail}',
+                               {"name": name, "group": "authentication.k8s.io", "kind": "TokenRequest",
+                                "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": fld}]})
+            now = int(self.clock())
+            exp = now + seconds
+            auds = list(audiences) or list(TOKEN_DEFAULT_AUDIENCES)
+            uid = sa.obj["metadata"]["uid"]
+            token = self._sign({"aud": auds, "exp": exp, "iat": now, "iss": TOKEN_ISSUER, "jti": str(uuid.uuid4()),
+                                "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name,
+                                                                                            "uid": uid}},
+                                "nbf": now, "sub": f"system:serviceaccount:{namespace}:{name}"})
+            for old in [t for t, rec in self._tokens.items() if rec["exp"] <= now]:
+                del self._tokens[old]
+            self._tokens[token] = {"namespace": namespace, "name": name, "uid": uid, "exp": exp,
+                                   "audiences": auds}
+        return {"kind": "TokenRequest", "apiVersion": TOKEN_REQUEST_API_VERSION,
+                "metadata": {"name": name, "namespace": namespace, "creationTimestamp": format_time(now)},
+                "spec": {"audiences": auds, "expirationSeconds": seconds, "boundObjectRef": bound},
+                "status": {"token": token, "expirationTimestamp": format_time(exp)}}
+
+    def _sign(self, claims: dict) -> str:
+        """A JWT-shaped token: header and claims as a real one, a random (unverifiable) signature."""
+        def b64(raw: bytes) -> str:
+            return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+        header = {"alg": "RS256", "kid": self._token_kid}
+        return ".".join((b64(_dumps(header)), b64(_dumps(claims)), b64(secrets.token_bytes(256))))
+
+    def review_token(self, token: str) -> dict | None:
+        """The TokenReview of a bearer token issued by this store: ``{namespace, name, uid, exp,
+        audiences}`` of its ServiceAccount, or None when unknown, expired, or the ServiceAccount is gone
+        (or was re-created)."""
+        with self._lock:
+            rec = self._tokens.get(token)
+            if rec is None or self.clock() >= rec["exp"]:
+                return None
+            sa = self._objs.get("serviceaccounts", {}).get(rec["namespace"], {}).get(rec["name"])
+            if sa is None or sa.obj["metadata"].get("uid") != rec["uid"]:
+                return None
+            return dict(rec)
+
     # -- persistence --------------------------------------------------------------------
 
     def snapshot(self) -> dict:
@@ -1512,11 +1640,16 @@ class Store:
             raw = {key: [e.raw for names in by_ns.values() for e in names.values()]
                    for key, by_ns in self._objs.items()}
             rv = self._rv
-        return {
+            now = self.clock()
+            tokens = [dict(rec, token=tok) for tok, rec in self._tokens.items() if rec["exp"] > now]
+        out = {
             "format": "sim.store/v1",
             "resourceVersion": rv,
             "objects": {key: [json.loads(r) for r in items] for key, items in raw.items() if items},
         }
+        if tokens:
+            out["tokens"] = tokens   # issued service-account tokens stay valid across a restart
+        return out
 
     @classmethod
     def restore(cls, data: dict, history: int = 5000, resources: ResourceTable | None = None,
@@ -1537,6 +1670,11 @@ class Store:
                 md.setdefault("resourceVersion", "1")
                 max_rv = max(max_rv, int(md["resourceVersion"]))
                 st._store_entry(rt, md.get("namespace", "") if rt.namespaced else "", md["name"], _Entry(obj))
+        for rec in data.get("tokens") or []:
+            rec = dict(rec)
+            tok = rec.pop("token", None)
+            if tok and {"namespace", "name", "uid", "exp"} <= set(rec):
+                st._tokens[tok] = rec
         st._rv = max_rv
         st._floor = max_rv
         return st

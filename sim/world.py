@@ -6,7 +6,18 @@ clusters' guest APIs) or, with ``mgmt_kubeconfig``, uses an external API server
 guest APIs itself.  It creates the ``hypershift`` namespace with the
 ``supported-versions`` ConfigMap, starts the simulated operator
 (:mod:`sim.operator`) and writes everything a harness or a stand-in CLI needs
-into its directory::
+into its directory.
+
+Monitoring, as on a real OpenShift cluster (:mod:`sim.prometheus`): on the management API it serves
+itself (never on ``mgmt_kubeconfig``), unless ``mgmt_monitoring`` is off (``--no-mgmt-monitoring``),
+the world creates namespace ``openshift-monitoring``, ServiceAccount ``prometheus-k8s`` (with the
+``token`` subresource: TokenRequest) and Route ``prometheus-k8s`` whose ``spec.host`` is
+``prometheus-k8s-openshift-monitoring.apps.<base_domain>`` (the domain of its ``dnses/cluster``);
+turned off, a restored state loses them.  Every hosted cluster gets the same in its guest API
+(host ``prometheus-k8s-openshift-monitoring.apps.<cluster>.<base domain>``) from the operator when
+``guest_monitoring`` is on.  The same HTTP server answers the Prometheus HTTP API of those route
+hosts under ``/prometheus/<route host>/api/v1/query`` and ``…/query_range`` (world.json's
+``prometheus_url_template``), with the bearer tokens the cluster's TokenRequests issued::
 
     DIR/kubeconfig          management kubeconfig (0600)
     DIR/bin/hypershift      the stand-in hypershift CLI (runs from any cwd)
@@ -14,7 +25,7 @@ into its directory::
     DIR/bin/kube-burner-ocp the stand-in kube-burner-ocp CLI (load on a hosted cluster's guest API)
     DIR/ocm-token           the offline token the simulated OCM accepts (0600)
     DIR/pull-secret.json    a fake pull secret (0600)
-    DIR/world.json          speed, seed, faults, names, URLs, pid, model
+    DIR/world.json          speed, seed, faults, names, URLs (prometheus_url_template), pid, model
     DIR/transitions.jsonl   ground truth: every transition the operator made
     DIR/sim.log             the world's log
     DIR/state.json          saved on stop (API server snapshot incl. guests); restored on start
@@ -43,6 +54,7 @@ from sim import model
 from sim.apiserver import ApiServer
 from sim.files import write_private
 from sim.operator import Operator, parse_release
+from sim.prometheus import SimPrometheus, ensure_monitoring, mgmt_route_host, remove_monitoring
 
 log = logging.getLogger("sim.world")
 
@@ -76,6 +88,8 @@ class WorldConfig:
     # (cluster-density-v2 needs it) and a monitoring stack (Prometheus discovery with --alerting/indexing)
     guest_image_registry: bool = True
     guest_monitoring: bool = True
+    # openshift-monitoring/prometheus-k8s (ServiceAccount, Route) on the management API the world serves
+    mgmt_monitoring: bool = True
     # filled in by World.start()
     guest_url: str = ""
     transitions_path: str = ""
@@ -96,6 +110,7 @@ class World:
         self.server: ApiServer | None = None
         self.operator: Operator | None = None
         self.ocm = None   # sim.ocm.WorldOcm
+        self.prometheus: SimPrometheus | None = None
         self.token = ""
         self.mgmt_url = ""
         self._log_handler: logging.Handler | None = None
@@ -131,6 +146,8 @@ class World:
         state = self._load_state() if cfg.restore else None
         self.token = (state or {}).get("token") or secrets.token_urlsafe(32)
         self.server = self._start_server(state)
+        self.prometheus = SimPrometheus(self.server, faults=cfg.faults)
+        self.server.mount("/prometheus", self.prometheus.handle)
         if cfg.mgmt_kubeconfig:
             text = Path(cfg.mgmt_kubeconfig).read_text(encoding="utf-8")
             write_private(self.dir / "kubeconfig", text)
@@ -150,6 +167,7 @@ class World:
 
         self.ocm = start_world_ocm(self)
         self._cluster_config()
+        self._mgmt_monitoring()
         self._write_world_json()
         self.operator = Operator(self.kubeconfig_path, self.server, cfg, logger=logging.getLogger("sim.operator"))
         self.operator.start()
@@ -334,6 +352,25 @@ class World:
         finally:
             api.close()
 
+    @property
+    def mgmt_prometheus_host(self) -> str:
+        return mgmt_route_host(self.config.base_domain)
+
+    def _mgmt_monitoring(self) -> None:
+        """openshift-monitoring/prometheus-k8s (namespace, ServiceAccount, Route) on the management API the
+        world serves itself (never on ``mgmt_kubeconfig``); removed when ``mgmt_monitoring`` is off (a
+        restored state may hold them).  The route host is ``prometheus-k8s-openshift-monitoring.apps.`` +
+        the base domain of ``dnses/cluster``."""
+        if self.config.mgmt_kubeconfig:
+            return
+        assert self.server is not None
+        if self.config.mgmt_monitoring:
+            ensure_monitoring(self.server.store, self.mgmt_prometheus_host)
+            log.info("management monitoring: route openshift-monitoring/prometheus-k8s at https://%s",
+                     self.mgmt_prometheus_host)
+        elif remove_monitoring(self.server.store):
+            log.info("management monitoring removed (--no-mgmt-monitoring)")
+
     def _write_pull_secret(self) -> None:
         path = self.dir / "pull-secret.json"
         if path.exists():
@@ -403,6 +440,9 @@ class World:
             "kube_burner": self.kube_burner_path,
             "guest_image_registry": bool(cfg.guest_image_registry),
             "guest_monitoring": bool(cfg.guest_monitoring),
+            "mgmt_monitoring": bool(cfg.mgmt_monitoring and not cfg.mgmt_kubeconfig),
+            # https://<route host> of any simulated cluster's Prometheus is served here:
+            "prometheus_url_template": self.server.url + "/prometheus/{host}",
             "pull_secret": str(self.dir / "pull-secret.json"),
             "transitions": cfg.transitions_path,
             "log": str(self.dir / "sim.log"),

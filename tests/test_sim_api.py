@@ -881,3 +881,240 @@ def test_watch_is_released_when_the_client_goes_away(server):
     assert wait_for(lambda: server.active_watches == before + 1)
     r.close()
     assert wait_for(lambda: server.active_watches == before)
+
+
+# ---------------------------------------------------------------------------
+# service accounts, TokenRequest, routes, the simulated Prometheus
+
+MON, PROM = "openshift-monitoring", "prometheus-k8s"
+ROUTE_G = "route.openshift.io"
+
+
+def token_request(seconds: int | None = 3600, audiences: list | None = None):
+    spec = client.V1TokenRequestSpec(audiences=audiences or [], expiration_seconds=seconds)
+    return client.AuthenticationV1TokenRequest(spec=spec)
+
+
+def test_discovery_of_service_accounts_tokens_and_routes(server, api):
+    core_res = {r.name: r for r in client.CoreV1Api(api).get_api_resources().resources}
+    sa = core_res["serviceaccounts"]
+    assert sa.kind == "ServiceAccount" and sa.namespaced is True and sa.short_names == ["sa"]
+    tok = core_res["serviceaccounts/token"]
+    assert (tok.kind, tok.group, tok.version, tok.verbs) == ("TokenRequest", "authentication.k8s.io", "v1", ["create"])
+    groups = client.ApisApi(api).get_api_versions().groups
+    assert any(g.name == ROUTE_G and g.preferred_version.version == "v1" for g in groups)
+    doc = requests.get(f"{server.url}/apis/{ROUTE_G}/v1", headers=auth(), timeout=5).json()
+    res = {x["name"]: x for x in doc["resources"]}
+    assert res["routes"]["kind"] == "Route" and res["routes"]["namespaced"] is True and "routes/status" in res
+
+
+def test_token_request_with_the_official_client(server, core, ns):
+    core.create_namespaced_service_account(ns, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="robot")))
+    before = time.time()
+    tr = core.create_namespaced_service_account_token("robot", ns, token_request(3600))
+    assert isinstance(tr, client.AuthenticationV1TokenRequest)
+    assert tr.kind == "TokenRequest" and tr.api_version == "authentication.k8s.io/v1"
+    assert tr.metadata.name == "robot" and tr.metadata.namespace == ns
+    assert tr.spec.audiences == ["https://kubernetes.default.svc"] and tr.spec.expiration_seconds == 3600
+    token = tr.status.token
+    assert token.count(".") == 2 and len(token) > 300          # JWT-shaped
+    claims = json.loads(__import__("base64").urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims["sub"] == f"system:serviceaccount:{ns}:robot" and claims["kubernetes.io"]["namespace"] == ns
+    expiry = tr.status.expiration_timestamp.timestamp()
+    assert before + 3600 - 2 <= expiry <= time.time() + 3600 + 1
+    # recorded: the store reviews it (namespace, service account, expiry) ...
+    review = server.store.review_token(token)
+    assert review["namespace"] == ns and review["name"] == "robot" and review["exp"] == int(expiry)
+    # ... every request issues another one, audiences kept
+    tr2 = core.create_namespaced_service_account_token("robot", ns, token_request(600, ["prometheus"]))
+    assert tr2.status.token != token and tr2.spec.audiences == ["prometheus"]
+    assert server.store.review_token("not-a-token") is None
+    # a re-created service account invalidates the tokens of the old one
+    core.delete_namespaced_service_account("robot", ns)
+    assert server.store.review_token(token) is None
+    core.create_namespaced_service_account(ns, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="robot")))
+    assert server.store.review_token(token) is None
+
+
+def test_token_request_errors(server, core, ns):
+    with pytest.raises(ApiException) as ei:
+        core.create_namespaced_service_account_token("nobody", ns, token_request(3600))
+    assert ei.value.status == 404
+    st = json.loads(ei.value.body)
+    assert st["reason"] == "NotFound" and st["message"] == 'serviceaccounts "nobody" not found'
+    core.create_namespaced_service_account(ns, {"metadata": {"name": "robot"}})
+    with pytest.raises(ApiException) as ei:
+        core.create_namespaced_service_account_token("robot", ns, token_request(599))
+    assert ei.value.status == 422
+    st = json.loads(ei.value.body)
+    assert st["reason"] == "Invalid" and st["details"]["causes"][0]["field"] == "spec.expirationSeconds"
+    assert st["message"] == ('TokenRequest.authentication.k8s.io "robot" is invalid: spec.expirationSeconds: '
+                             'Invalid value: 599: may not specify a duration less than 10 minutes')
+    url = f"{server.url}/api/v1/namespaces/{ns}/serviceaccounts/robot/token"
+    # the default lifetime is an hour
+    r = requests.post(url, json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
+                      headers=auth(), timeout=5)
+    assert r.status_code == 201 and r.json()["spec"]["expirationSeconds"] == 3600
+    # not a TokenRequest: 400
+    for body in ({"apiVersion": "v1", "kind": "Secret", "spec": {}}, {"kind": "TokenRequest", "spec": "x"},
+                 {"spec": {"expirationSeconds": "long"}}, ["not", "an", "object"]):
+        r = requests.post(url, json=body, headers=auth(), timeout=5)
+        assert r.status_code == 400 and r.json()["reason"] == "BadRequest", body
+    # only POST on the subresource; no token without authentication
+    assert requests.get(url, headers=auth(), timeout=5).status_code == 405
+    assert requests.post(url, json={"spec": {}}, timeout=5).status_code == 401
+
+
+def test_routes_crud(co, ns):
+    body = {"apiVersion": f"{ROUTE_G}/v1", "kind": "Route", "metadata": {"name": "web"},
+            "spec": {"host": "web.apps.example.test", "to": {"name": "web"}, "port": {"targetPort": "http"}},
+            "status": {"ingress": [{"host": "ignored"}]}}
+    created = co.create_namespaced_custom_object(ROUTE_G, "v1", ns, "routes", body)
+    assert "status" not in created                                    # status only through /status
+    assert created["spec"]["to"] == {"name": "web", "kind": "Service", "weight": 100}
+    assert created["spec"]["wildcardPolicy"] == "None"
+    created["status"] = {"ingress": [{"host": "web.apps.example.test", "routerName": "default",
+                                      "conditions": [{"type": "Admitted", "status": "True"}]}]}
+    st = co.replace_namespaced_custom_object_status(ROUTE_G, "v1", ns, "routes", "web", created)
+    assert st["status"]["ingress"][0]["routerName"] == "default"
+    patched = co.patch_namespaced_custom_object(ROUTE_G, "v1", ns, "routes", "web",
+                                                {"spec": {"host": "other.apps.example.test"}})
+    assert patched["spec"]["host"] == "other.apps.example.test" and patched["metadata"]["generation"] == 2
+    listed = co.list_namespaced_custom_object(ROUTE_G, "v1", ns, "routes")["items"]
+    assert [r["metadata"]["name"] for r in listed] == ["web"]
+    with pytest.raises(ApiException) as ei:
+        co.create_namespaced_custom_object(ROUTE_G, "v1", ns, "routes", {"metadata": {"name": "bad"}, "spec": {}})
+    assert ei.value.status == 422 and "spec.to.name" in json.loads(ei.value.body)["message"]
+    co.delete_namespaced_custom_object(ROUTE_G, "v1", ns, "routes", "web")
+    with pytest.raises(ApiException) as ei:
+        co.get_namespaced_custom_object(ROUTE_G, "v1", ns, "routes", "web")
+    assert ei.value.status == 404
+
+
+@pytest.fixture()
+def prom_world(tmp_path_factory):
+    """A server with a management cluster and one guest, both with monitoring, the Prometheus mounted,
+    and a clock the test moves (token expiry)."""
+    from sim.prometheus import SimPrometheus, ensure_monitoring, guest_route_host, mgmt_route_host
+
+    now = [time.time()]
+    srv = ApiServer(token=TOKEN, store=Store(clock=lambda: now[0])).start()
+    prom = SimPrometheus(srv, clock=lambda: now[0])
+    srv.mount("/prometheus", prom.handle)
+    mgmt_host, guest_host = mgmt_route_host("mgmt.example.test"), guest_route_host("perf-0001", "example.test")
+    ensure_monitoring(srv.store, mgmt_host)
+    srv.store.create("namespaces", {"metadata": {"name": "clusters-perf-0001",
+                                                 "labels": {"hypershift.openshift.io/hosted-control-plane": "true"}}})
+    guest = srv.add_guest("clusters", "perf-0001", token="guesttoken", store=Store(clock=lambda: now[0]))
+    ensure_monitoring(guest, guest_host)
+    for i in range(2):
+        guest.create("nodes", {"metadata": {"name": f"ip-10-0-1-{i}.ec2.internal"},
+                               "status": {"capacity": {"cpu": "2", "memory": "8Gi"}}})
+    yield {"server": srv, "prom": prom, "now": now, "mgmt": mgmt_host, "guest": guest_host, "guest_store": guest,
+           "core": client.CoreV1Api(_kube_client(tmp_path_factory, srv.kubeconfig()))}
+    srv.stop()
+
+
+def promql(w, host: str, token: str | None, path: str = "query", method: str = "POST", **params):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    url = f"{w['server'].url}/prometheus/{host}/api/v1/{path}"
+    if method == "POST":
+        return requests.post(url, data=params, headers=headers, timeout=5)
+    return requests.get(url, params=params, headers=headers, timeout=5)
+
+
+def test_prometheus_auth_and_routing(prom_world):
+    w = prom_world
+    mgmt_token = w["core"].create_namespaced_service_account_token(PROM, MON, token_request(600)).status.token
+    guest_token = w["guest_store"].create_token(MON, PROM, {"spec": {"expirationSeconds": 3600}})["status"]["token"]
+    # unknown host: the router's page
+    r = promql(w, "prometheus-k8s-openshift-monitoring.apps.nowhere.test", mgmt_token, query="up")
+    assert r.status_code == 503 and "Application is not available" in r.text
+    # no token, a wrong one, another cluster's: 401
+    for tok in (None, "wrong", guest_token):
+        r = promql(w, w["mgmt"], tok, query="up")
+        assert r.status_code == 401 and r.json()["status"] == "error", tok
+    assert promql(w, w["guest"], mgmt_token, query="up").status_code == 401
+    # a valid token of another service account of the cluster: 403
+    w["server"].store.create("serviceaccounts", {"metadata": {"name": "default"}}, namespace="default")
+    other = w["server"].store.create_token("default", "default", {})["status"]["token"]
+    r = promql(w, w["mgmt"], other, query="up")
+    assert r.status_code == 403 and "system:serviceaccount:default:default" in r.json()["error"]
+    # the right tokens: 200, GET or POST
+    for host, tok in ((w["mgmt"], mgmt_token), (w["guest"], guest_token)):
+        for method in ("POST", "GET"):
+            r = promql(w, host, tok, method=method, query="up{}")
+            assert r.status_code == 200, r.text
+            doc = r.json()
+            assert doc["status"] == "success" and doc["data"]["resultType"] == "vector"
+            assert doc["data"]["result"] and all(s["value"][1] == "1" for s in doc["data"]["result"])
+    # the route's path is /api: nothing else is routed
+    r = requests.get(f"{w['server'].url}/prometheus/{w['mgmt']}/graph", timeout=5)
+    assert r.status_code == 503
+    # request counts per host
+    assert w["prom"].request_count(w["mgmt"]) == 7 and w["prom"].request_count(w["guest"]) == 3
+    # the token expires with the cluster's clock
+    w["now"][0] += 601
+    assert promql(w, w["mgmt"], mgmt_token, query="up").status_code == 401
+    assert promql(w, w["guest"], guest_token, query="up").status_code == 200
+
+
+def test_prometheus_queries(prom_world):
+    w = prom_world
+    tok = w["server"].store.create_token(MON, PROM, {})["status"]["token"]
+    q = 'avg by (pod) (etcd_mvcc_db_total_size_in_bytes{namespace="clusters-perf-0001"})'
+    r = promql(w, w["mgmt"], tok, "query_range", query=q, start="1780000000", end="1780000120", step="30s")
+    doc = r.json()
+    assert r.status_code == 200 and doc["data"]["resultType"] == "matrix"
+    [series] = doc["data"]["result"]
+    assert series["metric"] == {"pod": "etcd-0"}
+    assert [t for t, _ in series["values"]] == [1780000000, 1780000030, 1780000060, 1780000090, 1780000120]
+    assert all(30e6 <= float(v) <= 120e6 for _, v in series["values"])
+    again = promql(w, w["mgmt"], tok, "query_range", query=q, start="1780000000", end="1780000120", step="30").json()
+    assert again == doc                                                         # deterministic
+    # a bare selector keeps every label; an unknown namespace has no series
+    r = promql(w, w["mgmt"], tok, query='etcd_server_quota_backend_bytes{namespace="clusters-perf-0001"}',
+               time="2026-01-01T00:00:00Z").json()
+    [s] = r["data"]["result"]
+    assert s["metric"]["__name__"] == "etcd_server_quota_backend_bytes"
+    assert s["metric"]["namespace"] == "clusters-perf-0001" and s["metric"]["pod"] == "etcd-0"
+    assert s["value"] == [1767225600, str(8 * 1024 ** 3)]
+    r = promql(w, w["mgmt"], tok, query='etcd_server_quota_backend_bytes{namespace="clusters-nope"}').json()
+    assert r["status"] == "success" and r["data"]["result"] == []
+    # histogram_quantile drops le; the control plane is not visible in the guest
+    q = ('histogram_quantile(0.99, sum(rate(etcd_disk_wal_fsync_duration_seconds_bucket'
+         '{namespace="clusters-perf-0001"}[2m])) by (pod, le))')
+    [s] = promql(w, w["mgmt"], tok, query=q).json()["data"]["result"]
+    assert s["metric"] == {"pod": "etcd-0"} and 0.001 <= float(s["value"][1]) <= 0.012
+    gtok = w["guest_store"].create_token(MON, PROM, {})["status"]["token"]
+    assert promql(w, w["guest"], gtok, query=q).json()["data"]["result"] == []
+    # the guest's nodes; regex and negative matchers; a trailing comparison filters
+    r = promql(w, w["guest"], gtok, query="sum(irate(node_cpu_seconds_total[2m])) by (instance)").json()
+    assert sorted(s["metric"]["instance"] for s in r["data"]["result"]) == ["ip-10-0-1-0.ec2.internal",
+                                                                           "ip-10-0-1-1.ec2.internal"]
+    r = promql(w, w["guest"], gtok, query='node_memory_MemTotal_bytes{instance=~".*-1-1.*"}').json()
+    assert [s["value"][1] for s in r["data"]["result"]] == [str(8 * 1024 ** 3)]
+    alerts = promql(w, w["guest"], gtok, query='ALERTS{alertstate="firing"}').json()["data"]["result"]
+    assert [a["metric"]["alertname"] for a in alerts] == ["Watchdog"]
+    assert promql(w, w["guest"], gtok, query='ALERTS{severity="critical"}').json()["data"]["result"] == []
+    assert promql(w, w["guest"], gtok, query='up{job="node-exporter"} == 0').json()["data"]["result"] == []
+    assert len(promql(w, w["guest"], gtok, query='up{job="node-exporter"} == 1').json()["data"]["result"]) == 2
+    assert promql(w, w["guest"], gtok, query="no_such_metric").json()["data"]["result"] == []
+    # bad requests: 400 bad_data
+    for path, params in (("query", {}), ("query", {"query": "sum(up"}),
+                         ("query_range", {"query": "up", "start": "1", "end": "0", "step": "1"}),
+                         ("query_range", {"query": "up", "start": "x", "end": "2", "step": "1"}),
+                         ("query_range", {"query": "up", "start": "0", "end": "100000", "step": "1"}),
+                         ("query_range", {"query": "up", "start": "0", "end": "10", "step": "0"})):
+        r = promql(w, w["guest"], gtok, path, **params)
+        assert r.status_code == 400 and r.json()["errorType"] == "bad_data", (path, params)
+
+
+def test_tokens_survive_a_snapshot(prom_world):
+    w = prom_world
+    tok = w["server"].store.create_token(MON, PROM, {})["status"]["token"]
+    snap = w["server"].snapshot()
+    restored = ApiServer.from_snapshot(json.loads(json.dumps(snap)), port=0)
+    assert restored.store.review_token(tok)["name"] == PROM
+    guest_tok = w["guest_store"].create_token(MON, PROM, {})["status"]["token"]
+    assert restored.get_guest("clusters", "perf-0001").review_token(guest_tok) is None   # issued after the snapshot

@@ -327,6 +327,109 @@ def test_cluster_config_absent_with_no_cluster_config(tmp_path):
         w.stop()
 
 
+MON, PROM = "openshift-monitoring", "prometheus-k8s"
+
+
+def monitoring(kubeconfig: str) -> dict:
+    """openshift-monitoring/prometheus-k8s as a client sees it: {"route": obj or None, "sa": obj or None}."""
+    from kubernetes.client.rest import ApiException
+
+    custom, core = kube(kubeconfig)
+    out = {}
+    for what, read in (("route", lambda: custom.get_namespaced_custom_object("route.openshift.io", "v1", MON,
+                                                                              "routes", PROM)),
+                       ("sa", lambda: core.read_namespaced_service_account(PROM, MON).to_dict())):
+        try:
+            out[what] = read()
+        except ApiException as exc:
+            assert exc.status == 404, exc
+            out[what] = None
+    return out
+
+
+def prometheus_token(kubeconfig: str, seconds: int = 600) -> str:
+    from kubernetes import client
+
+    _, core = kube(kubeconfig)
+    body = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[],
+                                                                              expiration_seconds=seconds))
+    return core.create_namespaced_service_account_token(PROM, MON, body).status.token
+
+
+def test_mgmt_monitoring_objects(world):
+    """The management cluster's Prometheus, found as on a real OpenShift cluster: the route
+    openshift-monitoring/prometheus-k8s on the base domain of dnses/cluster, and a TokenRequest token."""
+    import requests
+
+    assert world.world["mgmt_monitoring"] is True
+    assert world.world["prometheus_url_template"] == world.world["guest_url"] + "/prometheus/{host}"
+    domain = cluster_config(world.kubeconfig)["dnses"]["spec"]["baseDomain"]
+    host = f"prometheus-k8s-openshift-monitoring.apps.{domain}"
+    objs = monitoring(world.kubeconfig)
+    spec = objs["route"]["spec"]
+    assert spec["host"] == host and spec["path"] == "/api"
+    assert spec["to"] == {"kind": "Service", "name": PROM, "weight": 100}
+    assert spec["port"] == {"targetPort": "web"} and spec["tls"]["termination"] == "reencrypt"
+    [ingress] = objs["route"]["status"]["ingress"]
+    assert ingress["host"] == host and ingress["routerName"] == "default"
+    assert {"type": "Admitted", "status": "True"}.items() <= ingress["conditions"][0].items()
+    assert objs["sa"]["metadata"]["name"] == PROM
+    url = world.world["prometheus_url_template"].format(host=host) + "/api/v1/query"
+    token = prometheus_token(world.kubeconfig)
+    r = requests.post(url, data={"query": "up"}, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert r.status_code == 200 and r.json()["status"] == "success" and r.json()["data"]["result"]
+    assert requests.post(url, data={"query": "up"}, timeout=5).status_code == 401
+    assert requests.post(url, data={"query": "up"}, headers={"Authorization": f"Bearer {world.world['pid']}"},
+                         timeout=5).status_code == 401
+
+
+def test_no_mgmt_monitoring_and_no_guest_monitoring(tmp_path):
+    """``--no-mgmt-monitoring``/``--no-guest-monitoring``: no route or service account on the management API
+    nor in a hosted cluster; a restart without the flags creates them (the hosted cluster's on its own base
+    domain), a restart with them removes them again."""
+    d = tmp_path / "world"
+    args = ("--speed", str(SPEED), "--ocm-decoys", "3")
+    w = SimWorld(d, *args, "--no-mgmt-monitoring", "--no-guest-monitoring").start()
+    try:
+        assert w.world["mgmt_monitoring"] is False and w.world["guest_monitoring"] is False
+        assert monitoring(w.kubeconfig) == {"route": None, "sa": None}
+        r = w.cli(*w.create_args("perf-0001", 1))
+        assert r.returncode == 0, r.stderr
+        _, core = kube(w.kubeconfig)
+
+        def secret():
+            from kubernetes.client.rest import ApiException
+
+            try:
+                return core.read_namespaced_secret("perf-0001-admin-kubeconfig", "clusters")
+            except ApiException as exc:
+                assert exc.status == 404
+                return None
+
+        guest_kc = tmp_path / "guest.kubeconfig"
+        guest_kc.write_bytes(base64.b64decode(wait_for(secret, 30, "admin kubeconfig").data["kubeconfig"]))
+        assert monitoring(str(guest_kc)) == {"route": None, "sa": None}
+    finally:
+        w.stop()
+    w.restart(*args)
+    try:
+        assert w.world["mgmt_monitoring"] is True
+        assert monitoring(w.kubeconfig)["route"]["spec"]["host"] == \
+            f"prometheus-k8s-openshift-monitoring.apps.{w.world['base_domain']}"
+        guest = wait_for(lambda: monitoring(str(guest_kc))["route"], 30, "guest route")
+        assert guest["spec"]["host"] == f"prometheus-k8s-openshift-monitoring.apps.perf-0001.{w.world['base_domain']}"
+        assert monitoring(str(guest_kc))["sa"]["metadata"]["namespace"] == MON
+        assert prometheus_token(str(guest_kc))
+    finally:
+        w.stop()
+    w.restart(*args, "--no-mgmt-monitoring")
+    try:
+        assert monitoring(w.kubeconfig) == {"route": None, "sa": None}
+        assert monitoring(str(guest_kc))["route"] is not None        # guest monitoring still on
+    finally:
+        w.stop()
+
+
 def test_cli_flags_and_version(world, tmp_path):
     r = world.cli("create", "cluster", "aws", "--bogus", cwd=tmp_path)
     assert r.returncode == 1 and r.stderr.strip().splitlines()[-1] == "unknown flag: --bogus"

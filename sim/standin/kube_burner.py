@@ -8,26 +8,59 @@ flags, the workloads ``cluster-density-v2`` and ``cluster-density-ms`` (also ``n
 Run against a hosted cluster (``KUBECONFIG`` = its guest kubeconfig, one path only; there is no
 ``--kubeconfig`` flag) it does, through the guest API of the simulated world:
 
-* the health check (every node Ready) unless ``--ignore-health-check``; Prometheus discovery when
-  ``--alerting`` (default) or indexing needs it (fails, rc 1, when the world has no guest monitoring);
+* the health check (every node Ready) unless ``--ignore-health-check``;
 * iterations from ``--iterations``, else one per node matching ``--selector``
   (``No nodes found with the selector: …``, rc 1, when none);
+* its metrics endpoints (below): indexers, Prometheus clients, metrics profiles, alert managers;
 * one namespace ``<workload>-<n>`` per iteration (n from 0, labelled ``kube-burner.io/job``,
   ``…/uuid``, ``…/runid``) with two Secrets and two ConfigMaps — a light version of the real objects;
 * churn (``--churn-duration``/``--churn-cycles``/``--churn-delay``/``--churn-percent``/``--churn-mode``):
   namespaces (or objects) deleted and re-created;
-* garbage collection of its namespaces with ``--gc`` (default), a leftover cleanup of the job's
-  namespaces before it starts;
-* ``--local-indexing``: ``collected-metrics-<UUID>/`` (jobSummary.json, podLatency…); ``--es-server``
-  (loopback only): the same documents through ``_bulk``; ``--enable-file-logging``:
-  ``kube-burner-ocp-<UUID>.log``, all in the current directory.
+* alerts, then every indexer gets the jobSummary and measurement documents and each Prometheus client's
+  scraped metrics; garbage collection of its namespaces with ``--gc`` (default), a leftover cleanup of the
+  job's namespaces before it starts; ``--enable-file-logging``: ``kube-burner-ocp-<UUID>.log`` in the cwd.
+
+Metrics endpoints, as kube-burner v2.7 / kube-burner-ocp v1.12 build them:
+
+* ``--metrics-endpoint FILE`` (not with ``--es-server``): the file is rendered as a Go template with the
+  process environment as the data (``{{.NAME}}``; a missing key is fatal: ``Template error in FILE: …``),
+  then decoded like yaml.v3 with KnownFields (an unknown key is fatal: ``Error decoding metricsEndpoint
+  FILE: yaml: unmarshal errors: …``) into a list of ``endpoint``, ``token``, ``username``, ``password``,
+  ``alias``, ``step`` (Go duration, 30s), ``skipTLSVerify`` (true), ``metrics``, ``alerts`` and
+  ``indexer`` {``type`` local|opensearch|elastic, ``esServers``, ``defaultIndex``, ``insecureSkipVerify``,
+  ``metricsDirectory`` (``collected-metrics-<uuid>``), ``createTarball``, ``tarballName``}.  That list is
+  all there is: no discovery, no ES_SERVER for the workload, ``--local-indexing`` has no effect.
+* Without it, the workload's own endpoints: ``--es-server`` (opensearch, ``--es-index``) and
+  ``--local-indexing`` (``collected-metrics-<UUID>/``), each scraping the ``--profile-type`` profiles
+  (``--metrics-profile``, ``metrics-report.yml``) from the cluster's Prometheus, and ``alerts.yml`` with
+  ``--alerting`` (its alerts indexed everywhere).  That Prometheus is ``--prometheus-url`` (with
+  ``--prometheus-token[-file]``) or discovered whenever ``--alerting`` or an indexer needs it: the route
+  ``openshift-monitoring/prometheus-k8s`` of the guest (``https://`` + spec.host) and a 10 h TokenRequest of
+  that service account (a failure is fatal: ``Error obtaining prometheus information from cluster: …``).
+* Per entry: an indexer when ``indexer.type`` is set (``📁 Creating <type> indexer: <alias or
+  indexer-<pos>>``; ES servers are loopback only, ``user:pass@`` becomes basic auth and is only ever shown
+  masked); a Prometheus client when it has metrics or alerts and an endpoint (``👽 Initializing prometheus
+  client with URL: …``), which queries ``up{}`` at once — 401/403/503 are fatal (``client_error: client
+  error: 401``); every metrics profile needs the entry's indexer (``Metrics profile is configured for
+  endpoint #N but no indexer was defined``) and is rendered with the environment, the workload's variables
+  and ``--set k=v,k2=v2`` (repeatable): a missing variable (``HOSTED_CLUSTER_NAMESPACE`` for
+  ``etcd-density-metrics-hcp.yml``) is fatal.  ``https://<host>`` endpoints reach the world's simulated
+  Prometheus of the cluster whose route has that host (world.json's ``prometheus_url_template``); loopback
+  URLs are used as they are.
+* After the job each client runs every profile query over [job start, job end] at its step (``instant``
+  ones at start and end) and its ``<metricName>`` documents go to ITS entry's indexer only (local:
+  ``<metricsDirectory>/<metricName>.json``; ES: ``_bulk`` to ``defaultIndex``); jobSummary and the
+  measurements go to EVERY indexer.  Alert managers query their profile (embedded ``alerts.yml`` or a
+  file) over the job: severity error -> rc 3, critical -> exit 3 at once, ``alert`` documents to the
+  entry's indexer.  The embedded profiles are small tables of real metric names (``EMBEDDED_METRICS``).
 
 The time it takes is modelled (:class:`sim.model.ModelParams`, ``load_*``) in simulated seconds,
 compressed by the world's ``speed`` like everything else; ``--timeout`` is real time (rc 2).  Faults
 by the hosted cluster's index (trailing digits of its name, read from the guest kubeconfig's server
 URL ``…/guests/<ns>/<name>``): ``load_fail_clusters`` (object creation fails, rc 1),
 ``load_slow_clusters`` (creation and churn ``load_slow_factor`` times slower),
-``load_alert_clusters`` (an alert of severity error, rc 3).
+``load_alert_clusters`` (that cluster's Prometheus has a critical ``ClusterOperatorDown`` firing, so
+``alerts.yml`` on it gives an alert of severity error, rc 3).
 
 Logs are logrus text lines (``time="…" level=info msg="…" file="…"``) on stdout (stderr with
 ``--enable-file-logging=false``); a run that reaches the benchmark ends with
@@ -55,7 +88,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from sim.standin.hypershift import Command, CommandError, Flag, format_duration, load_world, parse
+from sim.standin.hypershift import (Command, CommandError, Flag, format_duration, load_world, parse,
+                                   parse_duration)
 
 VERSION = "1.12.1"
 GIT_COMMIT = "d09cdd30b24f5e1a7ed5e1a7ed5e1a7ed5e1a7ed"
@@ -70,11 +104,12 @@ LABEL_INDEX = "kube-burner.io/index"
 LABEL_ITERATION = "kube-burner.io/job-iteration"
 LABEL_REPLICA = "kube-burner.io/replica"
 LABEL_CHURN_DELETE = "kube-burner.io/churn-delete"
-EMBEDDED_PROFILES = ("metrics.yml", "metrics-aggregated.yml", "metrics-report.yml", "metrics-egressip.yml",
-                     "etcd-density-metrics-hcp.yml")
 REQUEST_TIMEOUT = 30.0
 MAX_CHURN_ROUNDS = 100000
 MAX_WAIT_TIMEOUT = 4 * 3600.0   # the workloads' maxWaitTimeout
+MONITORING_NAMESPACE = "openshift-monitoring"
+PROMETHEUS = "prometheus-k8s"
+TOKEN_EXPIRATION = 10 * 3600    # go-commons ocp-metadata's tokenExpiration (10h)
 
 
 class Fatal(Exception):
@@ -351,6 +386,662 @@ def _camel(name: str) -> str:
     return parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
 
 
+# ============================================================ templates (Go text/template, the subset used)
+class TemplateError(Exception):
+    """A Go template that does not execute (missing key, unknown function, bad action)."""
+
+
+_ACTION = re.compile(r"\{\{(-[ \t\r\n])?(.*?)([ \t\r\n]-)?\}\}", re.S)
+_FIELD = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)$")
+_LABEL_REF = re.compile(r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def _go_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
+def render_template(text: str, data: dict, name: str = "") -> str:
+    """Render ``text`` like Go's text/template with ``missingkey=error`` over the map ``data``: ``{{.KEY}}``
+    (``{{- … -}}`` trims), comments; alert descriptions also ``{{$labels.x}}`` and ``{{$value}}`` (from
+    ``data["$labels"]``/``data["$value"]``).  Anything else is an error, as an unknown function would be."""
+    out: list[str] = []
+    pos = 0
+    trim_next = False
+    for m in _ACTION.finditer(text):
+        before = text[pos:m.start()]
+        if trim_next:
+            before = before.lstrip()
+        if m.group(1):
+            before = before.rstrip()
+        out.append(before)
+        expr = m.group(2).strip()
+        at = m.start() + 2 + (len(m.group(1)) if m.group(1) else 0) + (len(m.group(2)) - len(m.group(2).lstrip()))
+        line = 1 + text.count("\n", 0, at)
+        col = at - (text.rfind("\n", 0, at) + 1)
+        where = f"{name}:{line}:{col}"
+        if expr.startswith("/*") and expr.endswith("*/"):
+            pass
+        elif _FIELD.match(expr):
+            key = _FIELD.match(expr).group(1)
+            if key not in data:
+                raise TemplateError(f'template: {where}: executing "{name}" at <.{key}>: map has no entry for key '
+                                    f'"{key}"')
+            out.append(_go_text(data[key]))
+        elif _LABEL_REF.match(expr) and isinstance(data.get("$labels"), dict):
+            out.append(_go_text(data["$labels"].get(_LABEL_REF.match(expr).group(1), "<no value>")))
+        elif expr == "$value" and "$value" in data:
+            out.append(_go_text(data["$value"]))
+        else:
+            word = re.match(r"[A-Za-z_][A-Za-z0-9_]*", expr)
+            if word:
+                raise TemplateError(f'template: {name}:{line}: function "{word.group(0)}" not defined')
+            raise TemplateError(f"template: {name}:{line}: unexpected {expr[:20]!r} in command")
+        trim_next = bool(m.group(3))
+        pos = m.end()
+    rest = text[pos:]
+    out.append(rest.lstrip() if trim_next else rest)
+    return "".join(out)
+
+
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/@\s:]*):([^/@\s]*)@")
+
+
+def mask_credentials(text: str) -> str:
+    """``scheme://user:password@host`` -> ``scheme://user:***@host`` everywhere in ``text``."""
+    return _CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}:***@", text)
+
+
+# ====================================================== the --metrics-endpoint file
+@dataclass
+class IndexerConfig:
+    type: str = ""
+    es_servers: list = field(default_factory=list)
+    default_index: str = ""
+    insecure_skip_verify: bool = False
+    metrics_directory: str = ""
+    create_tarball: bool = False
+    tarball_name: str = ""
+
+
+@dataclass
+class MetricsEndpoint:
+    endpoint: str = ""
+    token: str = ""
+    username: str = ""
+    password: str = ""
+    alias: str = ""
+    step: float = 30.0
+    skip_tls_verify: bool = True
+    metrics: list = field(default_factory=list)
+    alerts: list = field(default_factory=list)
+    indexer: IndexerConfig = field(default_factory=IndexerConfig)
+
+
+# yaml name -> (attribute, kind)
+_ENDPOINT_FIELDS = {"endpoint": ("endpoint", "str"), "token": ("token", "str"), "username": ("username", "str"),
+                    "password": ("password", "str"), "alias": ("alias", "str"), "step": ("step", "duration"),
+                    "skipTLSVerify": ("skip_tls_verify", "bool"), "metrics": ("metrics", "strlist"),
+                    "alerts": ("alerts", "strlist"), "indexer": ("indexer", "indexer")}
+_INDEXER_FIELDS = {"type": ("type", "str"), "esServers": ("es_servers", "strlist"),
+                   "defaultIndex": ("default_index", "str"), "insecureSkipVerify": ("insecure_skip_verify", "bool"),
+                   "metricsDirectory": ("metrics_directory", "str"), "createTarball": ("create_tarball", "bool"),
+                   "tarballName": ("tarball_name", "str")}
+_GO_TYPES = {"str": "string", "bool": "bool", "duration": "time.Duration", "strlist": "[]string",
+             "indexer": "indexers.IndexerConfig"}
+_YAML_TAG = "tag:yaml.org,2002:"
+
+
+def _tag(node) -> str:
+    tag = node.tag or ""
+    return "!!" + tag[len(_YAML_TAG):] if tag.startswith(_YAML_TAG) else tag
+
+
+def _scalar_text(node) -> str:
+    text = mask_credentials(str(node.value))
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _decode_value(node, kind: str, errors: list[str]) -> Any:
+    import yaml
+
+    line = node.start_mark.line + 1
+    null = isinstance(node, yaml.ScalarNode) and _tag(node) == "!!null"
+
+    def bad() -> None:
+        shown = f" `{_scalar_text(node)}`" if isinstance(node, yaml.ScalarNode) else ""
+        errors.append(f"line {line}: cannot unmarshal {_tag(node)}{shown} into {_GO_TYPES[kind]}")
+
+    if kind == "indexer":
+        if null:
+            return IndexerConfig()
+        if not isinstance(node, yaml.MappingNode):
+            bad()
+            return IndexerConfig()
+        return _decode_struct(node, IndexerConfig(), _INDEXER_FIELDS, "indexers.IndexerConfig", errors)
+    if kind == "strlist":
+        if null:
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            bad()
+            return []
+        items = []
+        for item in node.value:
+            if isinstance(item, yaml.ScalarNode) and _tag(item) != "!!null":
+                items.append(str(item.value))
+            elif not (isinstance(item, yaml.ScalarNode)):
+                _decode_value(item, "str", errors)
+            else:
+                items.append("")
+        return items
+    if not isinstance(node, yaml.ScalarNode):
+        bad()
+        return None
+    if null:
+        return None
+    if kind == "str":
+        return str(node.value)
+    if kind == "bool":
+        if _tag(node) == "!!bool":
+            return str(node.value).lower() in ("true", "yes", "on", "y")
+        bad()
+        return None
+    if kind == "duration":
+        if _tag(node) != "!!str":
+            bad()
+            return None
+        try:
+            return parse_duration(str(node.value))
+        except ValueError:
+            bad()
+            return None
+    return None   # pragma: no cover
+
+
+def _decode_struct(node, target: Any, fields: dict, go_type: str, errors: list[str]) -> Any:
+    import yaml
+
+    for key_node, value_node in node.value:
+        key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
+        spec = fields.get(key)
+        if spec is None:   # yaml.v3 KnownFields(true)
+            errors.append(f"line {key_node.start_mark.line + 1}: field {key} not found in type {go_type}")
+            continue
+        attr, kind = spec
+        value = _decode_value(value_node, kind, errors)
+        if value is not None:
+            setattr(target, attr, value)
+    return target
+
+
+def decode_metrics_endpoints(text: str) -> list[MetricsEndpoint]:
+    """The rendered file as yaml.v3 with KnownFields(true) decodes it into ``[]metricEndpoint``; raises
+    ValueError with yaml.v3's message (``yaml: unmarshal errors:\\n  line N: field x not found in type …``)."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ValueError(mask_credentials(f"yaml: {where}{getattr(exc, 'problem', None) or exc}")) from None
+    if root is None or (isinstance(root, yaml.ScalarNode) and _tag(root) == "!!null"):
+        return []
+    errors: list[str] = []
+    out: list[MetricsEndpoint] = []
+    if not isinstance(root, yaml.SequenceNode):
+        shown = f" `{_scalar_text(root)}`" if isinstance(root, yaml.ScalarNode) else ""
+        raise ValueError(f"yaml: unmarshal errors:\n  line {root.start_mark.line + 1}: cannot unmarshal "
+                         f"{_tag(root)}{shown} into []metrics.metricEndpoint")
+    for item in root.value:
+        if not isinstance(item, yaml.MappingNode):
+            shown = f" `{_scalar_text(item)}`" if isinstance(item, yaml.ScalarNode) else ""
+            errors.append(f"line {item.start_mark.line + 1}: cannot unmarshal {_tag(item)}{shown} into "
+                          f"metrics.metricEndpoint")
+            continue
+        out.append(_decode_struct(item, MetricsEndpoint(), _ENDPOINT_FIELDS, "metrics.metricEndpoint", errors))
+    if errors:
+        raise ValueError("yaml: unmarshal errors:\n  " + "\n  ".join(errors))
+    return out
+
+
+def load_metrics_endpoints(path: str) -> list[MetricsEndpoint]:
+    """kube-burner's DecodeMetricsEndpoint: read ``path``, render it as a Go template with the process
+    environment as the data (a missing key is an error), decode it (unknown keys are errors)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise Fatal(f"Error reading metricsEndpoint {path}: open {path}: {(exc.strerror or str(exc)).lower()}") \
+            from None
+    try:
+        rendered = render_template(raw, dict(os.environ))
+    except TemplateError as exc:
+        raise Fatal(f"Template error in {path}: {exc}") from None
+    try:
+        return decode_metrics_endpoints(rendered)
+    except ValueError as exc:
+        raise Fatal(f"Error decoding metricsEndpoint {path}: {exc}") from None
+
+
+# ================================================================ indexers
+class Indexer:
+    """go-commons' indexers, collecting documents per metric name until :meth:`flush`."""
+
+    type = ""
+
+    def __init__(self, alias: str):
+        self.alias = alias
+        self.docs: dict[str, list[dict]] = {}
+
+    def add(self, metric: str, docs: list[dict]) -> None:
+        self.docs.setdefault(metric, []).extend(docs)
+
+    def flush(self, log: Log) -> None:   # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class LocalIndexer(Indexer):
+    type = "local"
+
+    def __init__(self, alias: str, cfg: IndexerConfig):
+        super().__init__(alias)
+        self.directory = cfg.metrics_directory
+        self.create_tarball = cfg.create_tarball
+        self.tarball_name = cfg.tarball_name
+
+    def flush(self, log: Log) -> None:
+        if self.docs:
+            os.makedirs(self.directory, exist_ok=True)
+        for metric, items in self.docs.items():
+            path = os.path.join(self.directory, f"{metric}.json")
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{metric}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(items, fh, indent=2, ensure_ascii=False)
+            os.replace(tmp, path)
+            os.chmod(path, 0o644)
+            log.info(f"File {path} created with {len(items)} documents", "local.go:74")
+        self.docs = {}
+        if self.create_tarball and os.path.isdir(self.directory):
+            import tarfile
+
+            name = self.tarball_name or f"kube-burner-metrics-{int(time.time())}.tgz"
+            with tarfile.open(name, "w:gz") as tar:
+                tar.add(self.directory, arcname=os.path.basename(os.path.normpath(self.directory)))
+            log.info(f"Metrics tarball generated at {name}", "tarball.go:61")
+
+
+class EsIndexer(Indexer):
+    """opensearch/elastic: ``_bulk`` to ``defaultIndex`` of the first server (loopback only); credentials
+    from ``https://user:pass@host`` go into basic auth and never into a log line."""
+
+    def __init__(self, alias: str, cfg: IndexerConfig, log: Log):
+        super().__init__(alias)
+        self.type = cfg.type
+        if not cfg.es_servers:
+            raise ValueError("no ES servers specified")
+        if not cfg.default_index:
+            raise ValueError("index name not specified")
+        self.server = str(cfg.es_servers[0]).rstrip("/")
+        self.index_name = cfg.default_index
+        log.debug(f"Using {cfg.type} server {mask_credentials(self.server)}, index {self.index_name}",
+                  "opensearch.go:61")
+        try:
+            _http_json("GET", self.server + "/", None)
+        except OSError as exc:
+            raise ValueError(f"ES health check failed: {mask_credentials(str(exc))}") from None
+
+    def flush(self, log: Log) -> None:
+        flat = [d for items in self.docs.values() for d in items]
+        self.docs = {}
+        if not flat:
+            return
+        indexed = bad = 0
+        for at in range(0, len(flat), 1000):       # bulk requests of at most 1000 documents
+            chunk = flat[at:at + 1000]
+            lines = []
+            for d in chunk:
+                lines.append(json.dumps({"index": {"_index": self.index_name}}))
+                lines.append(json.dumps(d, ensure_ascii=False))
+            try:
+                resp = _http_json("POST", self.server + "/_bulk", ("\n".join(lines) + "\n").encode(),
+                                  "application/x-ndjson")
+            except OSError as exc:
+                log.error(f"Indexing error: {mask_credentials(str(exc))}", "opensearch.go:108")
+                bad += len(chunk)
+                continue
+            failed = sum(1 for it in (resp.get("items") or []) if isinstance(it, dict)
+                         and (next(iter(it.values()), {}) or {}).get("error")) if isinstance(resp, dict) else 0
+            bad += failed
+            indexed += len(chunk) - failed
+        if bad:
+            log.error(f"Indexing error: {bad} documents were not indexed", "opensearch.go:113")
+        log.info(f"Indexed {indexed} documents in {self.index_name}", "opensearch.go:120")
+
+
+def make_indexer(alias: str, cfg: IndexerConfig, log: Log) -> Indexer:
+    if cfg.type == "local":
+        if not cfg.metrics_directory:
+            raise ValueError("directory name not specified")
+        return LocalIndexer(alias, cfg)
+    if cfg.type in ("opensearch", "elastic"):
+        return EsIndexer(alias, cfg, log)
+    raise ValueError(f"indexer not found: {cfg.type}")
+
+
+# ================================================================ Prometheus
+class PromError(Exception):
+    """An error of the Prometheus API client (client_golang's ``<type>: <message>``)."""
+
+
+def _go_float(x: float) -> str:
+    """strconv.FormatFloat(x, 'f', -1, 64)."""
+    text = repr(float(x))
+    if "e" in text or "E" in text:
+        text = f"{x:.9f}".rstrip("0").rstrip(".")
+    return text[:-2] if text.endswith(".0") else text
+
+
+class PromClient:
+    """go-commons' Prometheus client: ``up{}`` checked on creation; POST form queries.  ``https://<host>`` of a
+    route is reached through world.json's ``prometheus_url_template`` (the world's router); a loopback URL
+    directly."""
+
+    def __init__(self, endpoint: str, token: str, username: str, password: str, skip_tls: bool,
+                 world: dict):
+        self.endpoint = endpoint
+        self.token = token or ""
+        self.username, self.password = username or "", password or ""
+        parts = urlsplit(endpoint)
+        self.host = (parts.hostname or "").lower()
+        self.base: str | None = None
+        if parts.scheme in ("http", "https") and self.host:
+            path = parts.path.rstrip("/")
+            if _is_loopback(self.host):
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+                self.base = f"{parts.scheme}://{self.host}:{port}{path}"
+            elif world.get("prometheus_url_template"):
+                self.base = str(world["prometheus_url_template"]).format(host=self.host) + path
+        self.skip_tls = skip_tls
+        self._conn: http.client.HTTPConnection | None = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _post(self, api: str, form: dict) -> Any:
+        shown = f'Post "{self.endpoint.rstrip("/")}{api}"'
+        if self.base is None:
+            parts = urlsplit(self.endpoint)
+            if parts.scheme not in ("http", "https"):
+                raise PromError(f'{shown}: unsupported protocol scheme "{parts.scheme}"')
+            raise PromError(f"{shown}: dial tcp: lookup {self.host}: no such host")
+        url = urlsplit(self.base + api)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
+                   "User-Agent": "Go-http-client/1.1"}
+        if self.username:
+            headers["Authorization"] = "Basic " + base64.b64encode(
+                f"{self.username}:{self.password}".encode()).decode()
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = urlencode(form).encode()
+        for attempt in (1, 2):
+            try:
+                if self._conn is None:
+                    if url.scheme == "https":
+                        ctx = ssl._create_unverified_context() if self.skip_tls else ssl.create_default_context()
+                        self._conn = http.client.HTTPSConnection(url.hostname, url.port, timeout=REQUEST_TIMEOUT,
+                                                                 context=ctx)
+                    else:
+                        self._conn = http.client.HTTPConnection(url.hostname, url.port, timeout=REQUEST_TIMEOUT)
+                self._conn.request("POST", url.path, body=data, headers=headers)
+                resp = self._conn.getresponse()
+                raw = resp.read()
+                break
+            except ConnectionRefusedError:
+                self.close()
+                raise PromError(f"{shown}: dial tcp {url.hostname}:{url.port}: connect: connection refused") \
+                    from None
+            except (http.client.HTTPException, OSError) as exc:
+                self.close()
+                if attempt == 2:
+                    raise PromError(f"{shown}: {exc}") from None
+        code = resp.status
+        if code // 100 != 2 and code not in (400, 422):
+            kind = "client_error: client error" if code // 100 == 4 else \
+                "server_error: server error" if code // 100 == 5 else "bad_response: bad response code"
+            raise PromError(f"{kind}: {code}")
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise PromError(f"bad_response: {exc}") from None
+        if doc.get("status") == "error":
+            raise PromError(f"{doc.get('errorType', '')}: {doc.get('error', '')}")
+        return doc.get("data") or {}
+
+    def query(self, query: str, at: float) -> list[tuple[dict, list]]:
+        data = self._post("/api/v1/query", {"query": query, "time": _go_float(at)})
+        if data.get("resultType") != "vector":
+            raise PromError(f"unsupported result format: {data.get('resultType')}")
+        return [(r.get("metric") or {}, [(float(r["value"][0]), _sample(r["value"][1]))])
+                for r in data.get("result") or []]
+
+    def query_range(self, query: str, start: float, end: float, step: float) -> list[tuple[dict, list]]:
+        data = self._post("/api/v1/query_range", {"query": query, "start": _go_float(start),
+                                                   "end": _go_float(end), "step": _go_float(step)})
+        if data.get("resultType") != "matrix":
+            raise PromError(f"unsupported result format: {data.get('resultType')}")
+        return [(r.get("metric") or {}, [(float(t), _sample(v)) for t, v in r.get("values") or []])
+                for r in data.get("result") or []]
+
+    def verify(self) -> None:
+        """go-commons' verifyConnection: ``up{}`` at now."""
+        self.query("up{}", time.time())
+
+
+def _sample(text: Any) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if math.isnan(value) else value
+
+
+# =============================================================== profiles
+# Small, honest query tables standing in for the profiles embedded in kube-burner-ocp (the metric names
+# are the real ones; the simulated Prometheus knows them, see sim/prometheus.py).
+EMBEDDED_METRICS = {
+    "metrics.yml": """\
+# API server
+- query: sum(irate(apiserver_request_total{verb=~"GET|LIST|POST|PUT|PATCH|DELETE"}[2m])) by (verb,resource,code) > 0
+  metricName: APIRequestRate
+- query: histogram_quantile(0.99, sum(irate(apiserver_request_duration_seconds_bucket{verb=~"GET|LIST|POST|PUT|PATCH|DELETE"}[2m])) by (verb,resource,le)) > 0
+  metricName: API99thLatency
+# nodes
+- query: sum(irate(node_cpu_seconds_total[2m])) by (mode,instance) > 0
+  metricName: nodeCPU
+- query: avg(node_memory_MemAvailable_bytes) by (instance)
+  metricName: nodeMemoryAvailable
+- query: avg(node_memory_MemTotal_bytes) by (instance)
+  metricName: nodeMemoryTotal
+# monitoring stack
+- query: sum(irate(container_cpu_usage_seconds_total{namespace="openshift-monitoring",container!=""}[2m])) by (pod,container) > 0
+  metricName: containerCPU-Monitoring
+- query: sum(container_memory_working_set_bytes{namespace="openshift-monitoring",container!=""}) by (pod,container)
+  metricName: containerMemory-Monitoring
+""",
+    "metrics-aggregated.yml": """\
+- query: sum(irate(apiserver_request_total{verb=~"GET|LIST|POST|PUT|PATCH|DELETE"}[2m])) by (verb) > 0
+  metricName: APIRequestRate
+- query: avg(irate(node_cpu_seconds_total[2m])) by (mode) > 0
+  metricName: nodeCPU-AggregatedWorkers
+- query: avg(node_memory_MemAvailable_bytes)
+  metricName: nodeMemoryAvailable-AggregatedWorkers
+- query: avg(node_memory_MemTotal_bytes)
+  metricName: nodeMemoryTotal-AggregatedWorkers
+""",
+    "metrics-report.yml": """\
+- query: max_over_time(sum(irate(apiserver_request_total{verb=~"GET|LIST|POST|PUT|PATCH|DELETE"}[2m]))[{{.elapsed}}:])
+  metricName: maxAPIRequestRate
+  instant: true
+- query: avg(avg_over_time(node_memory_MemAvailable_bytes[{{.elapsed}}:])) by (instance)
+  metricName: avgNodeMemoryAvailable
+  instant: true
+- query: avg(avg_over_time(sum(irate(node_cpu_seconds_total{mode!="idle"}[2m])) by (instance)[{{.elapsed}}:])) by (instance)
+  metricName: avgNodeCPUUsage
+  instant: true
+""",
+    "metrics-egressip.yml": """\
+- query: sum(ovnkube_clustermanager_num_egress_ips)
+  metricName: egressIPCount
+- query: histogram_quantile(0.99, sum(rate(ovnkube_controller_egress_routing_via_gw_bucket[2m])) by (le))
+  metricName: egressIPRoutingLatency
+""",
+    "etcd-density-metrics-hcp.yml": """\
+# the hosted control plane's etcd and API server, in its namespace on the management cluster
+- query: avg by (pod) (etcd_mvcc_db_total_size_in_bytes{namespace="{{.HOSTED_CLUSTER_NAMESPACE}}"})
+  metricName: etcdDBTotalSize
+- query: etcd_server_quota_backend_bytes{namespace="{{.HOSTED_CLUSTER_NAMESPACE}}"}
+  metricName: etcdQuotaBackendBytes
+- query: histogram_quantile(0.99, sum(rate(etcd_disk_wal_fsync_duration_seconds_bucket{namespace="{{.HOSTED_CLUSTER_NAMESPACE}}"}[2m])) by (pod, le))
+  metricName: 99thEtcdDiskWalFsyncDurationSeconds
+- query: histogram_quantile(0.99, sum(rate(etcd_disk_backend_commit_duration_seconds_bucket{namespace="{{.HOSTED_CLUSTER_NAMESPACE}}"}[2m])) by (pod, le))
+  metricName: 99thEtcdDiskBackendCommitDurationSeconds
+- query: sum(irate(apiserver_request_total{namespace="{{.HOSTED_CLUSTER_NAMESPACE}}",verb!="WATCH"}[2m])) by (verb,resource,code) > 0
+  metricName: APIRequestRate-HCP
+- query: sum(irate(container_cpu_usage_seconds_total{namespace="{{.HOSTED_CLUSTER_NAMESPACE}}",container!=""}[2m])) by (pod,container) > 0
+  metricName: podCPU-ControlPlane
+- query: sum(container_memory_working_set_bytes{namespace="{{.HOSTED_CLUSTER_NAMESPACE}}",container!=""}) by (pod,container)
+  metricName: podMemory-ControlPlane
+""",
+}
+EMBEDDED_PROFILES = tuple(EMBEDDED_METRICS)
+EMBEDDED_ALERTS = {
+    "alerts.yml": """\
+- expr: max_over_time(ALERTS{severity="critical",alertstate="firing"}[{{.elapsed}}:]) > 0
+  description: Critical prometheus alert. {{$labels.alertname}}
+  severity: error
+- expr: avg_over_time(histogram_quantile(0.99, rate(etcd_disk_wal_fsync_duration_seconds_bucket[2m]))[{{.elapsed}}:]) > 0.01
+  description: 5 minutes avg. 99th etcd fsync latency on {{$labels.pod}} higher than 10ms. {{$value}}s
+  severity: warning
+- expr: up{job=~"crio|kubelet"} == 0
+  description: "{{$labels.node}}/{{$labels.job}} down"
+  severity: warning
+""",
+}
+
+
+def _profile_text(name: str, embedded: dict, what: str) -> str:
+    if name in embedded:
+        return embedded[name]
+    try:
+        with open(name, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise Fatal(f"error reading {what} {name}: open {name}: {(exc.strerror or str(exc)).lower()}") from None
+
+
+def _decode_list(text: str, name: str, what: str, fields: dict) -> list[dict]:
+    """yaml.v3 with KnownFields(true) into a list of structs with the given (yaml name -> kind) fields."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise Fatal(f"error decoding {what} {name}: yaml: {getattr(exc, 'problem', None) or exc}") from None
+    if root is None:
+        return []
+    if not isinstance(root, yaml.SequenceNode):
+        raise Fatal(f"error decoding {what} {name}: yaml: unmarshal errors:\n  line {root.start_mark.line + 1}: "
+                    f"cannot unmarshal {_tag(root)} into a list")
+    out, errors = [], []
+    for item in root.value:
+        if not isinstance(item, yaml.MappingNode):
+            errors.append(f"line {item.start_mark.line + 1}: cannot unmarshal {_tag(item)} into a struct")
+            continue
+        entry: dict = {}
+        for key_node, value_node in item.value:
+            key = str(key_node.value)
+            if key not in fields:
+                errors.append(f"line {key_node.start_mark.line + 1}: field {key} not found in type {fields['']}")
+                continue
+            if not isinstance(value_node, yaml.ScalarNode):
+                errors.append(f"line {value_node.start_mark.line + 1}: cannot unmarshal {_tag(value_node)} into "
+                              f"{fields[key]}")
+                continue
+            if fields[key] == "bool":
+                if _tag(value_node) != "!!bool":
+                    errors.append(f"line {value_node.start_mark.line + 1}: cannot unmarshal {_tag(value_node)} "
+                                  f"`{value_node.value}` into bool")
+                    continue
+                entry[key] = str(value_node.value).lower() in ("true", "yes", "on", "y")
+            else:
+                entry[key] = "" if _tag(value_node) == "!!null" else str(value_node.value)
+        out.append(entry)
+    if errors:
+        raise Fatal(f"error decoding {what} {name}: yaml: unmarshal errors:\n  " + "\n  ".join(errors))
+    return out
+
+
+_METRIC_FIELDS = {"": "prometheus.metricDefinition", "query": "string", "metricName": "string", "instant": "bool",
+                  "captureStart": "bool"}
+_ALERT_FIELDS = {"": "alerting.alertProfile", "expr": "string", "description": "string", "severity": "string"}
+
+
+def read_metric_profile(name: str, data: dict) -> list[dict]:
+    """A metrics profile (embedded, else the file): rendered with the template variables ``data``
+    (missing key: fatal), decoded; every entry needs ``query`` and ``metricName``."""
+    try:
+        text = render_template(_profile_text(name, EMBEDDED_METRICS, "metrics profile"), data, name)
+    except TemplateError as exc:
+        raise Fatal(f"error rendering metrics profile {name}: {exc}") from None
+    metrics = _decode_list(text, name, "metrics profile", _METRIC_FIELDS)
+    for i, md in enumerate(metrics):
+        if not md.get("query"):
+            raise Fatal(f"query not defined in query number {i + 1}")
+        if not md.get("metricName"):
+            raise Fatal(f"metricName not defined in query number {i + 1}")
+    return metrics
+
+
+def read_alert_profile(name: str) -> list[dict]:
+    alerts = _decode_list(_profile_text(name, EMBEDDED_ALERTS, "alert profile"), name, "alert profile",
+                          _ALERT_FIELDS)
+    for alert in alerts:
+        if alert.get("severity") not in ("info", "warning", "error", "critical"):
+            raise Fatal(f"Error creating alert manager: invalid severity: {alert.get('severity')}")
+        if not alert.get("expr"):
+            raise Fatal("Error creating alert manager: alert expression not defined")
+    return alerts
+
+
+@dataclass
+class Scraper:
+    """One metrics endpoint's Prometheus client, its indexer and its rendered profiles."""
+
+    client: PromClient
+    indexer: Indexer | None
+    step: float
+    profiles: list = field(default_factory=list)     # [(profile name, [metric definitions])]
+
+
+@dataclass
+class AlertManager:
+    client: PromClient
+    profile: str
+    alerts: list
+    step: float
+    indexers: list | None = None     # None: every indexer of the run (the discovered endpoints)
+
+
+class CriticalAlert(Exception):
+    """An alert of severity critical: kube-burner exits 3 at once."""
+
+
 # ================================================================== workloads
 @dataclass(frozen=True)
 class Workload:
@@ -395,7 +1086,6 @@ class Outcome:
     rc: int = 0
     errors: list[str] = field(default_factory=list)
     execution_errors: str = ""
-    alerts: list[dict] = field(default_factory=list)
 
 
 class LoadRun:
@@ -418,8 +1108,10 @@ class LoadRun:
         self.clock = Clock(world.speed)
         self.metadata: dict = {}
         self.user_metadata: dict = {}
-        self.prometheus: str | None = None
-        self.metrics_endpoints: list = []
+        self.endpoints: list[MetricsEndpoint] | None = None   # the --metrics-endpoint file's entries
+        self.indexers: list[Indexer] = []
+        self.scrapers: list[Scraper] = []
+        self.alert_managers: list[AlertManager] = []
         self.iterations = 0
         self.namespaces: list[str] = []       # in iteration order
         self.objects_created = 0
@@ -442,7 +1134,8 @@ class LoadRun:
 
     @property
     def indexing(self) -> bool:
-        return bool(self.v["local-indexing"] or self.v["es-server"] or self.v["metrics-endpoint"])
+        """The flags give the workload an indexer (without --metrics-endpoint: --local-indexing, --es-server)."""
+        return bool(self.v["local-indexing"] or self.v["es-server"])
 
     # ---------------------------------------------------------------- setup
     def setup(self) -> None:
@@ -457,12 +1150,7 @@ class LoadRun:
         if v["user-metadata"]:
             self.user_metadata = self._read_yaml(v["user-metadata"], "Error reading provided user metadata", dict)
         if v["metrics-endpoint"]:
-            self.metrics_endpoints = self._read_yaml(v["metrics-endpoint"], "Error reading metrics endpoint file",
-                                                     list)
-            for ep in self.metrics_endpoints:
-                if not isinstance(ep, dict) or not ep.get("endpoint"):
-                    raise Fatal(f"Error reading metrics endpoint file {v['metrics-endpoint']}: every entry needs "
-                                "an endpoint")
+            self.endpoints = load_metrics_endpoints(v["metrics-endpoint"])
         self.kube, self.cluster_ns, self.cluster = connect()
         try:
             self.api("GET", "/version")
@@ -475,9 +1163,6 @@ class LoadRun:
             self.clock.factor = float(self.world.params.load_slow_factor)
         health_check(self.kube, self.log, v["ignore-health-check"])
         self.gather_metadata()
-        self.setup_prometheus()
-        if v["es-server"]:
-            self.check_indexer()
         self.discover_served()
 
     def _read_yaml(self, path: str, what: str, kind: type) -> Any:
@@ -523,33 +1208,127 @@ class LoadRun:
             "controlPlaneArch": "", "ipsecMode": "Disabled",
         }
 
-    def setup_prometheus(self) -> None:
+    def discover_prometheus(self) -> tuple[str, str]:
+        """The cluster's Prometheus as kube-burner-ocp finds it without --metrics-endpoint: --prometheus-url
+        (and --prometheus-token[-file]), else the route openshift-monitoring/prometheus-k8s (``https://`` +
+        spec.host) and a TokenRequest of the prometheus-k8s service account (10 hours)."""
         v = self.v
-        if not (v["alerting"] or self.indexing):
-            return
         if v["prometheus-url"]:
+            token = v["prometheus-token"]
             if v["prometheus-token-file"]:
                 try:
                     with open(v["prometheus-token-file"], encoding="utf-8") as fh:
-                        fh.read()
+                        token = fh.read().strip()
                 except OSError as exc:
                     raise Fatal(f"Error reading prometheus token file: open {v['prometheus-token-file']}: "
                                 f"{(exc.strerror or str(exc)).lower()}") from None
-            self.prometheus = v["prometheus-url"]
-        else:
-            if not self.world.data.get("guest_monitoring", True):
-                raise Fatal('Error obtaining prometheus information from cluster: routes.route.openshift.io '
-                            '"prometheus-k8s" not found')
-            self.prometheus = (f"https://prometheus-k8s-openshift-monitoring.apps."
-                               f"{self.cluster or 'cluster'}.{self.world.data.get('base_domain') or 'sim.local'}")
-        self.log.info(f"👽 Initializing prometheus client with URL: {self.prometheus}", "prometheus.go:48")
-
-    def check_indexer(self) -> None:
-        url = self.v["es-server"].rstrip("/")
+            return v["prometheus-url"], token
         try:
-            _http_json("GET", url + "/", None)
-        except OSError as exc:
-            raise Fatal(f"Error creating indexer: {exc}") from None
+            route = self.api("GET", f"/apis/route.openshift.io/v1/namespaces/{MONITORING_NAMESPACE}/routes/"
+                                    f"{PROMETHEUS}")
+            host = ((route or {}).get("spec") or {}).get("host")
+            if not host:
+                raise Fatal(f"Error obtaining prometheus information from cluster: host field not found in "
+                            f"{MONITORING_NAMESPACE}/{PROMETHEUS} route spec")
+            tr = self.api("POST", f"/api/v1/namespaces/{MONITORING_NAMESPACE}/serviceaccounts/{PROMETHEUS}/token",
+                          {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                           "spec": {"expirationSeconds": TOKEN_EXPIRATION}})
+        except ApiError as exc:
+            raise Fatal(f"Error obtaining prometheus information from cluster: {exc}") from None
+        return f"https://{host}", str(((tr or {}).get("status") or {}).get("token") or "")
+
+    def profiles_by_type(self) -> list[str]:
+        v = self.v
+        regular = list(v["metrics-profile"])
+        return {"regular": regular, "reporting": ["metrics-report.yml"],
+                "both": regular + ["metrics-report.yml"]}[v["profile-type"]]
+
+    def template_vars(self) -> dict:
+        """What metrics profiles are rendered with: the environment, the workload's variables, --set."""
+        v = self.v
+        data: dict = dict(os.environ)
+        data.update({"UUID": self.uuid, "RUN_ID": self.runid, "JOB_ITERATIONS": self.iterations, "QPS": v["qps"],
+                     "BURST": v["burst"], "GC": v["gc"], "GC_METRICS": v["gc-metrics"],
+                     "CHURN_CYCLES": v.get("churn-cycles", 0),
+                     "CHURN_DURATION": format_duration(v.get("churn-duration") or 0),
+                     "CHURN_DELAY": format_duration(v.get("churn-delay") or 0),
+                     "CHURN_PERCENT": v.get("churn-percent", 0), "CHURN_MODE": v.get("churn-mode", ""),
+                     "DELETION_STRATEGY": v.get("deletion-strategy", ""),
+                     "POD_READY_THRESHOLD": format_duration(v.get("pod-ready-threshold") or 0),
+                     "LOCAL_INDEXING": v["local-indexing"]})
+        if not v["metrics-endpoint"]:     # with --metrics-endpoint the workload gets no ES_SERVER
+            data.update({"ES_SERVER": v["es-server"], "ES_INDEX": v["es-index"]})
+        data.update(v["set"])
+        data["elapsed"] = "{{.elapsed}}"    # the job's duration: known when the metrics are scraped
+        return data
+
+    def setup_metrics(self) -> None:
+        """kube-burner's metrics scraper config: per endpoint an indexer (when ``indexer.type``), a Prometheus
+        client (when metrics or alerts and an endpoint; ``up{}`` must answer), its metrics profiles (rendered:
+        a missing variable is fatal) and alert managers.
+
+        With --metrics-endpoint the file's list is all there is (--local-indexing has no effect); without it
+        the workload's own endpoints: --es-server (opensearch) and --local-indexing
+        (``collected-metrics-<uuid>``), both on the discovered Prometheus with the --profile-type profiles
+        and, with --alerting, alerts.yml; discovery runs whenever --alerting or an indexer needs it."""
+        v, log = self.v, self.log
+        shared_alerts = False
+        if self.endpoints is not None:
+            entries = self.endpoints
+        else:
+            if not (v["alerting"] or self.indexing):
+                return
+            url, token = self.discover_prometheus()
+            entries = []
+            if v["es-server"]:
+                entries.append(MetricsEndpoint(endpoint=url, token=token, metrics=self.profiles_by_type(),
+                                               indexer=IndexerConfig(type="opensearch", es_servers=[v["es-server"]],
+                                                                     default_index=v["es-index"],
+                                                                     insecure_skip_verify=True)))
+            if v["local-indexing"]:
+                entries.append(MetricsEndpoint(endpoint=url, token=token, metrics=self.profiles_by_type(),
+                                               indexer=IndexerConfig(type="local",
+                                                                     metrics_directory=f"collected-metrics-"
+                                                                                       f"{self.uuid}")))
+            if entries and v["alerting"]:
+                entries[0].alerts = ["alerts.yml"]
+                shared_alerts = True       # alerts of the workload's own endpoints go to every indexer
+        data = self.template_vars()
+        for pos, ep in enumerate(entries):
+            indexer = None
+            if ep.indexer.type:
+                alias = ep.alias or f"indexer-{pos}"
+                if ep.indexer.type == "local" and not ep.indexer.metrics_directory:
+                    ep.indexer.metrics_directory = f"collected-metrics-{self.uuid}"
+                log.info(f"📁 Creating {ep.indexer.type} indexer: {alias}", "metrics.go:58")
+                try:
+                    indexer = make_indexer(alias, ep.indexer, log)
+                except ValueError as exc:
+                    raise Fatal(f"Error creating indexer {pos}: {mask_credentials(str(exc))}") from None
+                self.indexers.append(indexer)
+            if not ((ep.metrics or ep.alerts) and ep.endpoint):
+                continue
+            log.info(f"👽 Initializing prometheus client with URL: {mask_credentials(ep.endpoint)}",
+                     "prometheus.go:48")
+            client = PromClient(ep.endpoint, ep.token, ep.username, ep.password, ep.skip_tls_verify,
+                                self.world.data)
+            try:
+                client.verify()
+            except PromError as exc:
+                raise Fatal(mask_credentials(str(exc))) from None
+            step = ep.step if ep.step and ep.step > 0 else 30.0
+            scraper = Scraper(client, indexer, step)
+            for name in ep.metrics:
+                if indexer is None:
+                    raise Fatal(f"Metrics profile is configured for endpoint #{pos} but no indexer was defined")
+                scraper.profiles.append((name, read_metric_profile(name, data)))
+            self.scrapers.append(scraper)
+            for name in ep.alerts:
+                log.info(f"🔔 Initializing alert manager for prometheus: {mask_credentials(ep.endpoint)}",
+                         "alert_manager.go:92")
+                self.alert_managers.append(AlertManager(client, name, read_alert_profile(name), step,
+                                                        None if shared_alerts else
+                                                        ([indexer] if indexer is not None else [])))
 
     def discover_served(self) -> None:
         try:
@@ -603,6 +1382,7 @@ class LoadRun:
             os.makedirs("pprof-data", exist_ok=True)
         for k, val in sorted(v["set"].items()):
             self.log.debug(f"Setting template variable {k}={val}", "helpers.go:131")
+        self.setup_metrics()
         return self.burner()
 
     def burner(self) -> int:
@@ -935,19 +1715,52 @@ class LoadRun:
         return out
 
     def evaluate_alerts(self, out: Outcome) -> None:
-        if not (self.v["alerting"] and self.prometheus and self.indexing):
+        """Every alert manager queries its alert profile over the job (its endpoint's step): severity error
+        -> rc 3 (``executionErrors``), critical -> exit 3 at once, warning/info -> logged; the alerts are
+        indexed as ``alert`` documents."""
+        if not self.alert_managers:
             return
         self.log.info(f"Evaluating alerts for job: {self.job}", "alert_manager.go:153")
-        if self.cluster and self.world.faults.load_alert(self.cluster):
-            when = _utc()
-            desc = ("Critical prometheus alert. ClusterOperatorDown=1 "
-                    "{name=\"monitoring\", reason=\"UpdatingPrometheusFailed\"}")
-            self.log.error(f"🚨 alert at {when}: '{desc}'", "alert_manager.go:214")
-            out.alerts.append({"timestamp": when, "uuid": self.uuid, "severity": "error", "description": desc,
-                               "metricName": "alert", "jobName": self.job})
-            out.rc = 3
-            out.execution_errors = f"alert at {when}: '{desc}'"
-            out.errors.append(out.execution_errors)
+        elapsed = f"{int(max(0.0, self.end - self.start))}s"
+        for am in self.alert_managers:
+            for alert in am.alerts:
+                try:
+                    expr = render_template(alert["expr"], {"elapsed": elapsed}, am.profile)
+                except TemplateError as exc:
+                    self.log.warn(f"Error rendering alert expression: {exc}", "alert_manager.go:168")
+                    continue
+                self.log.debug(f"Evaluating expression: '{expr}'", "alert_manager.go:173")
+                try:
+                    result = am.client.query_range(expr, self.start, max(self.start, self.end), am.step)
+                except PromError as exc:
+                    self.log.warn(f"Error performing query {expr}: {exc}", "alert_manager.go:177")
+                    continue
+                for labels, samples in result:
+                    if not samples:
+                        continue
+                    t, value = samples[0]
+                    try:
+                        desc = render_template(alert.get("description", ""), {"$labels": labels, "$value": value})
+                    except TemplateError:
+                        desc = alert.get("description", "")
+                    when = _utc(t)
+                    msg = f"alert at {when}: '{desc}'"
+                    doc = {"timestamp": when, "uuid": self.uuid, "severity": alert["severity"], "description": desc,
+                           "metricName": "alert", "jobName": self.job}
+                    for idx in (self.indexers if am.indexers is None else am.indexers):
+                        idx.add("alert", [doc])
+                    if alert["severity"] == "critical":
+                        self.log.error(f"🚨 {msg}", "alert_manager.go:214")
+                        raise CriticalAlert(msg)
+                    if alert["severity"] == "error":
+                        self.log.error(f"🚨 {msg}", "alert_manager.go:214")
+                        out.rc = 3
+                        out.execution_errors = "\n".join(x for x in (out.execution_errors, msg) if x)
+                        out.errors.append(msg)
+                    elif alert["severity"] == "warning":
+                        self.log.warn(f"🚨 {msg}", "alert_manager.go:216")
+                    else:
+                        self.log.info(f"🚨 {msg}", "alert_manager.go:218")
 
     # ---------------------------------------------------------------- indexing
     def job_config(self) -> dict:
@@ -1001,49 +1814,80 @@ class LoadRun:
                 "quantileName": "Ready", "uuid": self.uuid, "P99": vals[-1], "P95": vals[-1],
                 "P50": vals[len(vals) // 2], "min": vals[0], "max": vals[-1], "avg": int(sum(vals) / len(vals)),
                 "timestamp": _utc(), "metricName": "svcLatencyQuantilesMeasurement", "jobName": self.job}]
-        if out.alerts:
-            docs["alert"] = out.alerts
         return docs
 
     def index(self, out: Outcome) -> None:
-        v = self.v
-        if not (v["local-indexing"] or v["es-server"]):
+        """jobSummary and the measurements to every indexer; each Prometheus client's metrics to its own
+        endpoint's indexer; then every indexer writes (local: ``<metricName>.json`` in its metricsDirectory;
+        opensearch/elastic: ``_bulk`` to its defaultIndex)."""
+        if not self.indexers:
             return
-        docs = self.documents(out)
-        if v["local-indexing"]:
-            folder = f"collected-metrics-{self.uuid}"
-            os.makedirs(folder, exist_ok=True)
+        for metric, items in self.documents(out).items():
+            for idx in self.indexers:
+                idx.add(metric, items)
+        self.scrape()
+        for idx in self.indexers:
+            idx.flush(self.log)
+
+    def scrape(self) -> None:
+        """kube-burner's ScrapeJobsMetrics for every Prometheus client with an indexer: each profile query
+        over [job start, job end] at the endpoint's step (plus an instant query at the end when the window
+        is not a whole number of steps); ``instant: true`` queries at the start (``<name>-start``) and end."""
+        jobs = [(self.job, self.start, max(self.start, self.end), self.churn_start, self.churn_end)]
+        if self.gc_window is not None:
+            jobs.append(("garbage-collection", self.gc_window[0], self.gc_window[1], None, None))
+        meta = dict(self.metadata, **self.user_metadata)
+        for sc in self.scrapers:
+            if sc.indexer is None:
+                if sc.profiles:
+                    self.log.info("Indexer not configured, skipping metric scraping", "prometheus.go:58")
+                continue
+            docs: dict[str, list[dict]] = {}
+            for job, start, end, churn_start, churn_end in jobs:
+                elapsed = f"{int(end - start)}s"
+                for pname, metrics in sc.profiles:
+                    self.log.info(f"🔍 Endpoint: {mask_credentials(sc.client.endpoint)}; profile: {pname} start: "
+                                  f"{_utc(int(start))} end: {_utc(int(end))}; job: {job}", "prometheus.go:72")
+                    for md in metrics:
+                        try:
+                            query = render_template(md["query"], {"elapsed": elapsed}, pname)
+                        except TemplateError as exc:
+                            self.log.warn(f"Error rendering query: {exc}", "prometheus.go:80")
+                            continue
+                        name = md["metricName"]
+
+                        def run(what: str, at: tuple, metric: str, instant: bool) -> None:
+                            self.log.debug(f"{what} query: {query}", "prometheus.go:170")
+                            try:
+                                result = (sc.client.query(query, at[0]) if instant else
+                                          sc.client.query_range(query, at[0], at[1], sc.step))
+                            except PromError as exc:
+                                self.log.warn(f"Error found with query {query}: {exc}", "prometheus.go:173")
+                                return
+                            items = docs.setdefault(metric, [])
+                            for labels, samples in result:
+                                for t, value in samples:
+                                    doc = {"timestamp": _utc(t),
+                                           "labels": {k: v for k, v in labels.items() if k != "__name__"},
+                                           "value": value, "uuid": self.uuid, "query": query, "metricName": metric,
+                                           "jobName": job}
+                                    if not instant and churn_start and churn_end and churn_start < t < churn_end:
+                                        doc["churnMetric"] = True
+                                    if meta:
+                                        doc["metadata"] = meta
+                                    items.append(doc)
+
+                        if md.get("instant"):
+                            run("Instant", (start,), f"{name}-start", True)
+                            run("Instant", (end,), name, True)
+                        else:
+                            run("Range", (start, end), name, False)
+                            if round((end - start) * 1000) % max(1, round(sc.step * 1000)) != 0:
+                                run("Instant", (end,), name, True)
             for metric, items in docs.items():
-                path = os.path.join(folder, f"{metric}.json")
-                fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{metric}.")
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(items, fh, indent=2, ensure_ascii=False)
-                os.replace(tmp, path)
-                os.chmod(path, 0o644)
-                self.log.info(f"File {path} created with {len(items)} documents", "local.go:74")
-        if v["es-server"]:
-            flat = [d for items in docs.values() for d in items]
-            indexed = bad = 0
-            for at in range(0, len(flat), 1000):       # bulk requests of at most 1000 documents
-                chunk = flat[at:at + 1000]
-                lines = []
-                for d in chunk:
-                    lines.append(json.dumps({"index": {"_index": v["es-index"]}}))
-                    lines.append(json.dumps(d, ensure_ascii=False))
-                try:
-                    resp = _http_json("POST", v["es-server"].rstrip("/") + "/_bulk",
-                                      ("\n".join(lines) + "\n").encode(), "application/x-ndjson")
-                except OSError as exc:
-                    self.log.error(f"Indexing error: {exc}", "opensearch.go:108")
-                    bad += len(chunk)
-                    continue
-                failed = sum(1 for it in (resp.get("items") or []) if isinstance(it, dict)
-                             and (next(iter(it.values()), {}) or {}).get("error")) if isinstance(resp, dict) else 0
-                bad += failed
-                indexed += len(chunk) - failed
-            if bad:
-                self.log.error(f"Indexing error: {bad} documents were not indexed", "opensearch.go:113")
-            self.log.info(f"Indexed {indexed} documents in {v['es-index']}", "opensearch.go:120")
+                self.log.info(f"Indexing [{len(items)}] documents from metric {metric}", "prometheus.go:178")
+                if items:
+                    sc.indexer.add(metric, items)
 
 
 def list_nodes(kube: Kube, selector: str | None = None) -> list[dict]:
@@ -1122,12 +1966,8 @@ def extract(job: str, log: Log) -> None:
                       "data:\n  key: {{randAlphaNum 1024 | b64enc}}\n",
         "configmap.yml": "kind: ConfigMap\napiVersion: v1\nmetadata:\n  name: configmap-{{.Replica}}\n"
                          "data:\n  key: \"{{randAlphaNum 512}}\"\n",
-        "alerts.yml": "- expr: max_over_time(ALERTS{severity=\"critical\"}[{{.elapsed}}]) > 0\n"
-                      "  description: Critical prometheus alert. {{$labels.alertname}}\n  severity: error\n",
-        "metrics.yml": "- query: sum(irate(apiserver_request_total[2m])) by (verb)\n  metricName: APIRequestRate\n",
-        "metrics-report.yml": "- query: avg(avg_over_time(up[{{.elapsed}}]))\n  metricName: upAvg\n  instant: true\n",
-        "metrics-aggregated.yml": "- query: sum(irate(apiserver_request_total[2m])) by (verb)\n"
-                                  "  metricName: APIRequestRate\n",
+        "alerts.yml": EMBEDDED_ALERTS["alerts.yml"],
+        **{name: EMBEDDED_METRICS[name] for name in ("metrics.yml", "metrics-report.yml", "metrics-aggregated.yml")},
     }
     for name, text in files.items():
         with open(name, "w", encoding="utf-8") as fh:
@@ -1371,8 +2211,10 @@ def main(argv: list[str] | None = None, world_path: str | None = None) -> int:
         rc = LoadRun(cmd, values, changed, world, log).run()
         log.info(f"👋 kube-burner run completed with rc {rc} for UUID {values['uuid']}", "helpers.go:86")
         return rc
+    except CriticalAlert:
+        return 3          # os.Exit(3) at the alert
     except Fatal as exc:
-        log.fatal(str(exc))
+        log.fatal(mask_credentials(str(exc)))
         return 1
     finally:
         log.close()
