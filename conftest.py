@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "pytester",
+    "plugins.secrets",
     "plugins.options",
     "plugins.session",
     "plugins.lifecycle",

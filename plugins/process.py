@@ -12,14 +12,16 @@ import os
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-log = logging.getLogger("hcp.process")
+from . import secrets as _secrets
+from .secrets import REDACTED  # noqa: F401 - re-exported for callers
 
-REDACTED = "***"
+log = logging.getLogger("hcp.process")
 INTERRUPT_GRACE = 10.0  # seconds between SIGINT and SIGKILL
 
 
@@ -52,11 +54,9 @@ class Result:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
-    return text
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without the run's registered secrets nor ``secrets``."""
+    return _secrets.redact(text, secrets)
 
 
 def render(argv: Sequence[str], secrets: Iterable[str] = ()) -> str:
@@ -86,26 +86,44 @@ def run(argv: Sequence[str], *, log_path: Path | None = None, timeout: float | N
     if log_path:
         out.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S%z')} $ {shown}\n".encode())
         out.flush()
+    # With secrets about, the child's output goes through redaction on its way to the log.
+    filtered = bool(log_path) and bool(secrets or _secrets.known())
     timed_out = False
+    pump = None
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if capture else out,
-                                stderr=out if capture else subprocess.STDOUT, env=child_env, cwd=cwd,
-                                start_new_session=True)
-        captured = None
+        if capture:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE if filtered else out, env=child_env, cwd=cwd,
+                                    start_new_session=True)
+        else:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if filtered else out,
+                                    stderr=subprocess.STDOUT, env=child_env, cwd=cwd, start_new_session=True)
+            if filtered:
+                pump = threading.Thread(target=_copy_redacted, args=(proc.stdout, out, secrets), daemon=True,
+                                        name=f"output-{proc.pid}")
+                pump.start()
+        captured = errors = None
         try:
             try:
                 if capture:
-                    captured, _ = proc.communicate(timeout=timeout)
+                    captured, errors = proc.communicate(timeout=timeout)
                 else:
                     proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 log.warning("timeout after %.0fs: %s", timeout, shown)
                 stop(proc, grace)
+                if capture:
+                    captured, errors = _leftover(proc)
         except BaseException:
             # Interrupted (pytest-timeout, KeyboardInterrupt): never leave the child running.
             stop(proc, grace)
             raise
+        finally:
+            if pump is not None:
+                pump.join(timeout=5.0)
+        if errors and log_path:
+            out.write(redact(errors.decode(errors="replace"), secrets).encode())
     finally:
         if log_path:
             out.close()
@@ -115,6 +133,25 @@ def run(argv: Sequence[str], *, log_path: Path | None = None, timeout: float | N
                     stdout=captured.decode(errors="replace") if captured is not None else None)
     log.info("exit %s after %.1fs: %s", "timeout" if timed_out else proc.returncode, result.duration, argv[0])
     return result
+
+
+def _copy_redacted(source, sink, secrets: list[str]) -> None:
+    """Copy a child's output line by line into its log, without secrets."""
+    try:
+        for line in iter(source.readline, b""):
+            sink.write(redact(line.decode(errors="replace"), secrets).encode())
+            sink.flush()
+    except (OSError, ValueError):  # the log was closed under us (interrupted run)
+        pass
+    finally:
+        source.close()
+
+
+def _leftover(proc: subprocess.Popen) -> tuple[bytes | None, bytes | None]:
+    try:
+        return proc.communicate(timeout=5.0)
+    except (subprocess.TimeoutExpired, OSError, ValueError):
+        return None, None
 
 
 def stop(proc: subprocess.Popen, grace: float = INTERRUPT_GRACE) -> None:
