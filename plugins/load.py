@@ -32,6 +32,7 @@ import yaml
 from kubernetes.client.rest import ApiException
 
 from . import pacing, process
+from . import secrets as _secrets
 from .acquire import AcquireError, acquire_kube_burner, acquire_once, cache_root
 from .elastic import kube_burner_target
 from .kube import Kube
@@ -188,6 +189,7 @@ def plan_load(settings: Settings, folder: Path, iterations_: int, mgmt_url: str 
         if es_server:
             entries.append(_endpoint("management-es", mgmt_url, "KB_MGMT_PROMETHEUS_TOKEN", profiles, es_indexer))
         extra = ["--set", f"HOSTED_CLUSTER_NAMESPACE={hcp_namespace}"]
+    _secrets.register(*env.values())
     path = folder / "load" / "metrics-endpoint.yml"
     write_private(path, yaml.safe_dump(entries, sort_keys=False))
     args = [settings.workload, "--uuid", settings.uuid, "--iterations", str(iterations_), *churn_args(settings),
