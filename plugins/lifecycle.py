@@ -5,7 +5,14 @@
 The ``hosted_cluster`` fixture registers its teardown *before* it creates
 anything, so a cluster is always accounted for — destroyed, kept on purpose
 with a diagnostic dump, or listed as pending deletion — even when the test
-times out or creation fails half-way.
+times out or creation fails half-way.  An interrupted session (Ctrl-C,
+SIGTERM, xdist shutting a worker down) records its in-flight clusters as
+pending deletion at once, without dumping or destroying them; a crashed
+worker's cluster is recorded so by the controller.
+
+With ``--only-delete-clusters`` the hosted-cluster test is not generated;
+``test_delete_cluster[<name>]`` destroys each cluster the run in ``--path``
+left behind, through the same ``Lifecycle`` destroy as a normal teardown.
 """
 from __future__ import annotations
 
@@ -26,14 +33,18 @@ from . import pacing
 from .pacing import Slot
 from .platform import ClusterFailed, ClusterSpec, HypershiftPlatform, open_platform
 from .rundir import RunDir, isotime, write_json
-from .session import RunContext, context
+from .session import CONTEXT_KEY, RunContext, context, delete_targets
 
 log = logging.getLogger("hcp.lifecycle")
 
 REPORTS_KEY = pytest.StashKey[dict]()
 LIFECYCLE_KEY = pytest.StashKey["Lifecycle"]()
 RESULT_KEY = pytest.StashKey[dict]()
+INTERRUPTED_KEY = pytest.StashKey[bool]()
 INDEX_ARG = "cluster_index"
+DELETE_ARG = "deletion_target"
+CREATE_TEST = "test_hosted_cluster"
+DELETE_TEST = "test_delete_cluster"
 
 
 def test_id_for(settings: Settings, index: int) -> str:
@@ -45,6 +56,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         settings = get_settings(metafunc.config)
         indices = list(range(1, settings.cluster_count + 1))
         metafunc.parametrize(INDEX_ARG, indices, ids=[test_id_for(settings, i) for i in indices])
+    if DELETE_ARG in metafunc.fixturenames:
+        ctx = metafunc.config.stash.get(CONTEXT_KEY, None)
+        if ctx is not None:
+            targets = ctx.extras.get("delete") or []
+        else:  # --collect-only: the platform is not reached, the ledger tells
+            settings = get_settings(metafunc.config)
+            targets = delete_targets(settings, RunDir(settings.path), set())
+        metafunc.parametrize(DELETE_ARG, targets, ids=[t["name"] for t in targets])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector, name: str, obj):
+    """Generate the create tests or (--only-delete-clusters) the delete tests, never both."""
+    if name in (CREATE_TEST, DELETE_TEST) and callable(obj):
+        deleting = get_settings(collector.config).only_delete_clusters
+        if (name == DELETE_TEST) != deleting:
+            return []
+    return None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -55,6 +84,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         # Travels to the xdist controller with the report (plain JSON attribute).
         report.hcp_cluster = item.stash[RESULT_KEY]
     return report
+
+
+class _InterruptWatch:
+    """Remembers that the session was interrupted (Ctrl-C, SIGTERM, xdist shutting the worker down).
+
+    pytest calls ``pytest_keyboard_interrupt`` before it tears the session's fixtures
+    down, so ``Lifecycle.finish`` knows not to dump or destroy.
+    """
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
+    def pytest_keyboard_interrupt(self, excinfo) -> None:
+        self.config.stash[INTERRUPTED_KEY] = True
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_InterruptWatch(config), "hcp-interrupt-watch")
 
 
 # ------------------------------------------------------------------ fixtures
@@ -97,6 +144,19 @@ def hosted_cluster(request: pytest.FixtureRequest, hcp_run: RunContext, hcp_plat
     return lifecycle.handle
 
 
+@pytest.fixture
+def deleted_cluster(request: pytest.FixtureRequest, hcp_run: RunContext, hcp_platform: HypershiftPlatform,
+                    cli_binaries: dict, deletion_target: dict) -> dict:
+    """--only-delete-clusters: destroy one cluster a previous run left behind; its record (final state)."""
+    settings = get_settings(request.config)
+    spec = ClusterSpec(index=deletion_target.get("index") or 0, name=deletion_target["name"],
+                       test_id=deletion_target.get("test_id") or request.node.nodeid,
+                       workers=deletion_target.get("workers") or 0)
+    lifecycle = Lifecycle(request, settings, RunDir(hcp_run.path), hcp_platform, spec)
+    request.node.stash[LIFECYCLE_KEY] = lifecycle
+    return lifecycle.delete()
+
+
 # ----------------------------------------------------------------- the cluster
 @dataclass
 class HostedCluster:
@@ -131,18 +191,22 @@ class Lifecycle:
         self.phase = "pending"
         self.error: str | None = None
         self.install_failed = False
+        self.interrupted = False
         self.maybe_created = False
         self.timings: dict = {}
         self.documents: list[dict] = []
         self.handle: HostedCluster | None = None
 
     def _ledger(self, event: str, **fields) -> None:
-        self.run.record(event, self.spec.name, index=self.spec.index, test_id=self.spec.test_id,
+        worker = getattr(self.request.config, "workerinput", {}).get("workerid", "controller")
+        self.run.record(event, self.spec.name, index=self.spec.index, test_id=self.spec.test_id, worker=worker,
                         namespace=self.platform.namespace, **fields)
 
     # ------------------------------------------------------------ install
     def install(self) -> None:
         s, spec, t = self.settings, self.spec, self.timings
+        if s.only_delete_clusters:  # belt and braces: that mode never generates this test
+            raise RuntimeError("--only-delete-clusters never creates a cluster")
         slot = None
         try:
             pacer = context(self.request.config).pacer
@@ -184,6 +248,7 @@ class Lifecycle:
             self._ledger(ledger.READY)
         except BaseException as exc:
             self.install_failed = True
+            self.interrupted = isinstance(exc, KeyboardInterrupt)
             if self.error is None:
                 self.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             if self.maybe_created:
@@ -211,8 +276,15 @@ class Lifecycle:
         return call is None or call.failed
 
     def finish(self) -> None:
-        """Teardown: dump and keep a failed cluster, destroy a passed one (per --keep-clusters)."""
+        """Teardown: dump and keep a failed cluster, destroy a passed one (per --keep-clusters).
+
+        After an interrupt the cluster is only recorded as pending deletion (first
+        thing, the process may be killed soon): no dump, no destroy.
+        """
         s, spec, t = self.settings, self.spec, self.timings
+        if self.interrupted or self.request.config.stash.get(INTERRUPTED_KEY, False):
+            self._finish_interrupted()
+            return
         failed = self.test_failed()
         if failed and self.error is None:
             call = self.request.node.stash.get(REPORTS_KEY, {}).get("call")
@@ -235,15 +307,35 @@ class Lifecycle:
         finally:
             if teardown_error and self.error is None:
                 self.error = teardown_error
-            result = {
-                "name": spec.name, "index": spec.index, "test_id": spec.test_id, "workers": spec.workers,
-                "outcome": "failed" if failed else "passed", "final": final, "phase": self.phase,
-                "error": self.error, "folder": str(self.folder), "timings": dict(t),
-                "documents": self.documents,
-            }
-            self.request.node.stash[RESULT_KEY] = result
+            self.request.node.stash[RESULT_KEY] = self._result(failed=failed, final=final)
         if teardown_error:
             pytest.fail(teardown_error, pytrace=False)
+
+    def _finish_interrupted(self) -> None:
+        final = "not_created"
+        if self.maybe_created:
+            final = "pending_deletion"
+            self._ledger(ledger.PENDING_DELETION, reason=f"interrupted while {self.phase}")
+        if self.error is None:
+            self.error = f"interrupted while {self.phase}"
+        self.request.node.stash[RESULT_KEY] = self._result(failed=True, final=final)
+        self._write_install_metadata(True)
+
+    def _result(self, failed: bool, final: str) -> dict:
+        spec = self.spec
+        return {"name": spec.name, "index": spec.index, "test_id": spec.test_id, "workers": spec.workers,
+                "outcome": "failed" if failed else "passed", "final": final, "phase": self.phase,
+                "error": self.error, "folder": str(self.folder), "timings": dict(self.timings),
+                "documents": self.documents}
+
+    def delete(self) -> dict:
+        """--only-delete-clusters: destroy this (existing) cluster and return its record (the test checks it)."""
+        self.maybe_created = True
+        final, error = self._destroy()
+        self.error = error
+        result = self._result(failed=error is not None, final=final)
+        self.request.node.stash[RESULT_KEY] = result
+        return result
 
     def _dump(self) -> None:
         result = self.platform.dump(self.spec, self.folder)

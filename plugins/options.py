@@ -416,6 +416,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--es-index-retry", "Attempts to index a document.", lambda n, r: parse_int(n, r, 1), 5, metavar="N"),
     Option("--es-index-only", "Upload every timing document of the finished run directory PATH to --es-url, "
            "then exit (uploading twice never duplicates).", parse_existing_dir, None, metavar="PATH"),
+    Option("--only-delete-clusters", "Create nothing: destroy the clusters the run in --path left behind (kept, "
+           "pending deletion, or never finished), one test each; with --cluster-name-seed also every HostedCluster "
+           "named after that seed on the management cluster.", parse_bool, False, is_flag=True),
     Option("--add-cluster-load", "Load every ready cluster with kube-burner-ocp (--workload) before it is "
            "destroyed; a failed load fails the test and keeps the cluster.", parse_bool, False, is_flag=True),
     Option("--cluster-load-duration", "Churn duration of the load (kube-burner --churn-duration), e.g. 4h, 30m.",
@@ -576,6 +579,8 @@ class Settings:
     load_es_index: str = "ripsaw-kube-burner"
     mgmt_metrics: str = "auto"
     mgmt_metrics_profile: list = field(default_factory=lambda: ["etcd-density-metrics-hcp.yml"])
+    only_delete_clusters: bool = False
+    delete_name_prefix: str | None = None  # --only-delete-clusters with --cluster-name-seed: also these names
     uuid_generated: bool = False
     warnings: list[str] = field(default_factory=list)
 
@@ -670,14 +675,52 @@ def build_settings(config: pytest.Config) -> Settings:
     check_platform_options(platform, values, sources, warnings)
     check_load_options(config, values, sources)
 
+    delete_prefix = check_delete_options(values, sources, prefix)
+
     generated = values["uuid"] is None
     run_uuid = values["uuid"] or str(uuidlib.uuid4())
     known = {f.name for f in dataclasses.fields(Settings)}
     kwargs = {dest: value for dest, value in values.items() if dest in known}
+    kwargs["delete_name_prefix"] = delete_prefix
     kwargs.update(platform=platform, name_prefix=prefix, keep_clusters=keep, uuid=run_uuid,
                   path=values["path"] or os.path.join("/tmp", run_uuid), cleanup=bool(values["cleanup"]),
                   uuid_generated=generated, warnings=warnings)
     return Settings(**kwargs)
+
+
+def check_delete_options(values: dict, sources: dict, prefix: str) -> str | None:
+    """``--only-delete-clusters``: the run to clean up must be in --path; its uuid becomes this run's.
+
+    Returns the name prefix to look for on the management cluster (only with an explicit --cluster-name-seed).
+    """
+    if not values["only_delete_clusters"]:
+        return None
+    if values["es_index_only"]:
+        raise pytest.UsageError("--only-delete-clusters and --es-index-only are separate runs; give one")
+    path = values["path"]
+    if not path:
+        raise pytest.UsageError("--only-delete-clusters needs --path: the run directory of the run whose clusters "
+                                "to delete")
+    try:
+        with open(os.path.join(path, "uuid")) as fh:
+            run_uuid = fh.read().strip()
+    except OSError:
+        run_uuid = ""
+    if not run_uuid:
+        raise pytest.UsageError(f"--only-delete-clusters: no run in --path {path} (no uuid file); give the run "
+                                "directory of the run whose clusters to delete")
+    if values["uuid"] and values["uuid"] != run_uuid:
+        raise pytest.UsageError(f"--uuid {values['uuid']}: the run in --path {path} is {run_uuid}")
+    seed_given = sources["cluster_name_seed"] != "default"
+    if not os.path.isfile(os.path.join(path, "ledger.jsonl")) and not seed_given:
+        raise pytest.UsageError(f"--only-delete-clusters: the run in --path {path} created no cluster (no "
+                                "ledger.jsonl); give --cluster-name-seed to delete clusters by name")
+    if values["platform"] == "sim" and not values["sim_dir"] and not os.path.isfile(
+            os.path.join(path, "sim", "world.json")):
+        raise pytest.UsageError(f"--only-delete-clusters: the run in --path {path} did not start its own simulated "
+                                "world (no sim/ folder); give the world it used with --sim-dir")
+    values["uuid"] = run_uuid
+    return prefix if seed_given else None
 
 
 # Options that only mean something on one platform.

@@ -34,13 +34,14 @@ KEPT = "kept"
 DESTROY_REQUESTED = "destroy_requested"
 DESTROYED = "destroyed"
 DESTROY_FAILED = "destroy_failed"    # still exists: pending deletion
+PENDING_DELETION = "pending_deletion"  # left behind unfinished (interrupt, crashed worker): must be deleted later
 
 # Files that stay with a cleaned-up run directory while any of its clusters is left.
 RUN_FILES = {"uuid", "cluster_name_seed", "ledger.jsonl", "summary.json", "sim"}
 
 # Where a cluster ends up, derived from its last decisive event.
 FINAL_STATES = {CREATE_FAILED: "not_created", KEPT: "kept", DESTROYED: "destroyed",
-                DESTROY_FAILED: "pending_deletion"}
+                DESTROY_FAILED: "pending_deletion", PENDING_DELETION: "pending_deletion"}
 
 
 def utcnow() -> dt.datetime:
@@ -107,7 +108,7 @@ class RunDir:
 
     # --------------------------------------------------------------- ledger
     def record(self, event: str, cluster: str, **fields) -> dict:
-        """Append one event about ``cluster`` to the ledger and return it."""
+        """Append one event about ``cluster`` to the ledger and return it (``worker``: which process wrote it)."""
         entry = {"time": isotime(), "event": event, "cluster": cluster, "pid": os.getpid(), **fields}
         line = (json.dumps(entry, sort_keys=True, default=str) + "\n").encode()
         fd = os.open(self.ledger_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -140,18 +141,34 @@ class RunDir:
         for entry in self.events():
             item = state.setdefault(entry["cluster"], {"name": entry["cluster"], "events": [], "final": None})
             item["events"].append(entry["event"])
-            for key in ("index", "test_id", "namespace"):
+            for key in ("index", "test_id", "namespace", "workers"):
                 if key in entry:
                     item[key] = entry[key]
             if entry["event"] in FINAL_STATES:
                 item["final"] = FINAL_STATES[entry["event"]]
+                item["reason"] = entry.get("reason") or entry.get("error")
             elif entry["event"] in (CREATE_REQUESTED, CREATED, READY, FAILED, DESTROY_REQUESTED):
                 item["final"] = None
         for item in state.values():
+            item["open"] = item["final"] is None
             if item["final"] is None:
                 # Created (or maybe created) but neither destroyed nor kept: must be removed later.
                 item["final"] = "pending_deletion"
         return state
+
+    def reconcile(self, reason: str, prefix: str = "", test_id: str | None = None) -> list[str]:
+        """Write ``pending_deletion`` for every cluster (named ``prefix…``, of ``test_id``) with no final event.
+
+        Only the controller calls this, once no worker can still finish those clusters
+        (the worker crashed, or the session is over); returns the names.
+        """
+        names = []
+        for name, item in sorted(self.clusters().items()):
+            if item["open"] and name.startswith(prefix) and (test_id is None or item.get("test_id") == test_id):
+                self.record(PENDING_DELETION, name, index=item.get("index"), test_id=item.get("test_id"),
+                            reason=reason, worker="controller")
+                names.append(name)
+        return names
 
     def names(self) -> set[str]:
         return {entry["cluster"] for entry in self.events()}

@@ -9,13 +9,25 @@ run directory, starts the platform (the simulated world for ``--platform
 sim``), the batch pacing service and the watcher, and ships a plain-JSON
 ``RunContext`` to each xdist worker.  At the end it stops them in reverse
 order, whatever happened in between.
+
+Interrupts: SIGTERM is turned into KeyboardInterrupt (in the controller and
+the workers), so it takes pytest's Ctrl-C path: the session is torn down and
+the summary written.  When the controller is interrupted, xdist shuts the
+workers down (execnet interrupts a busy worker after 5 s and kills it after
+10 s); each worker records its in-flight cluster as pending deletion.  A
+worker that dies (``kill -9``) cannot: the controller records its cluster when
+xdist reports the crash, and at the end of the session every cluster of the
+run still without a final state is recorded as pending deletion
+(``Controller.reconcile``).  ``--only-delete-clusters`` removes them later.
 """
 from __future__ import annotations
 
 import logging
 import random
 import re
+import signal
 import string
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,6 +45,7 @@ ACTIVE_KEY = pytest.StashKey[bool]()
 CONTEXT_KEY = pytest.StashKey["RunContext"]()
 CONTROLLER_KEY = pytest.StashKey["Controller"]()
 SELECTED_KEY = pytest.StashKey[int]()
+SIGTERM_KEY = pytest.StashKey[object]()
 SCALE_DIR = "tests_scale"
 
 
@@ -89,8 +102,27 @@ def activate(config: pytest.Config) -> None:
         return
     config.stash[ACTIVE_KEY] = True
     settings = get_settings(config)
-    RunDir(settings.path).prepare(settings.uuid, settings.cluster_name_seed)
-    config.stash[CONTROLLER_KEY] = Controller(config, settings)
+    if not settings.only_delete_clusters:  # that mode works in an existing run directory (checked by options)
+        RunDir(settings.path).prepare(settings.uuid, settings.cluster_name_seed)
+    controller = Controller(config, settings)
+    config.stash[CONTROLLER_KEY] = controller
+    config.pluginmanager.register(_CrashWatch(controller), "hcp-crash-watch")
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def handle_sigterm(config: pytest.Config) -> None:
+    """Make SIGTERM behave like Ctrl-C in this process (pytest's interrupted-session path)."""
+    if threading.current_thread() is threading.main_thread():
+        config.stash[SIGTERM_KEY] = signal.signal(signal.SIGTERM, _sigterm)
+
+
+def restore_sigterm(config: pytest.Config) -> None:
+    previous = config.stash.get(SIGTERM_KEY, None)
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)
 
 
 def context(config: pytest.Config) -> RunContext:
@@ -152,6 +184,20 @@ def hypershift_descriptor(s: Settings, run_path: Path) -> dict:
     }
 
 
+def delete_targets(s: Settings, rundir: RunDir, existing: set[str]) -> list[dict]:
+    """--only-delete-clusters: the run's clusters not known to be destroyed, and (with a seed) every
+    HostedCluster in ``existing`` named after the seed."""
+    targets = {name: {"name": name, "index": c.get("index"), "test_id": c.get("test_id"), "workers": c.get("workers")}
+               for name, c in rundir.clusters().items() if c["final"] in ("kept", "pending_deletion")}
+    if s.delete_name_prefix:
+        for name in sorted(existing):
+            if name.startswith(s.delete_name_prefix + "-") and name not in targets:
+                match = re.search(r"-(\d{4})$", name)
+                targets[name] = {"name": name, "index": int(match.group(1)) if match else None,
+                                 "test_id": None, "workers": None}
+    return [targets[name] for name in sorted(targets)]
+
+
 class Controller:
     """Owns the run's long-lived pieces on the controller."""
 
@@ -170,14 +216,15 @@ class Controller:
             if s.platform == "sim":
                 if s.sim_dir:
                     self.world = SimWorld(Path(s.sim_dir))
-                else:
+                else:  # --only-delete-clusters: the run's own world again, its state restored
                     self.world = SimWorld.start(self.rundir.path / "sim", s)
                 descriptor = self.world.descriptor()
-                write_json(self.rundir.path / "mgmt_cluster.json", {
-                    "uuid": s.uuid, "operation": "mgmt_cluster", "timestamp": isotime(),
-                    "mgmt_cluster_name": descriptor["mgmt_name"], "base_domain": descriptor["base_domain"],
-                    "aws_region": descriptor["region"], "source": "sim", "platform": "sim",
-                    "hostedclusters": s.cluster_count})
+                if not s.only_delete_clusters:
+                    write_json(self.rundir.path / "mgmt_cluster.json", {
+                        "uuid": s.uuid, "operation": "mgmt_cluster", "timestamp": isotime(),
+                        "mgmt_cluster_name": descriptor["mgmt_name"], "base_domain": descriptor["base_domain"],
+                        "aws_region": descriptor["region"], "source": "sim", "platform": "sim",
+                        "hostedclusters": s.cluster_count})
             elif s.platform == "hypershift":
                 descriptor = hypershift_descriptor(s, self.rundir.path)
             else:  # pragma: no cover - options reject other platforms
@@ -185,9 +232,17 @@ class Controller:
             platform = open_platform(descriptor)
             try:
                 existing = set(platform.list_names())
-                extras = self._load_extras(platform.kube)
+                if s.only_delete_clusters:
+                    extras = {"delete": delete_targets(s, self.rundir, existing)}
+                else:
+                    extras = self._load_extras(platform.kube)
             finally:
                 platform.close()
+            if s.only_delete_clusters:
+                self.context = RunContext(uuid=s.uuid, path=str(self.rundir.path), name_prefix=s.name_prefix,
+                                          run_part="", platform=descriptor, extras=extras)
+                self.config.stash[CONTEXT_KEY] = self.context
+                return self.context
             taken = {name[: len(s.name_prefix) + 5] for name in existing | self.rundir.names()}
             part = new_run_part(taken, s.name_prefix, random.Random())
             if s.batch_size > 0 or s.load_barrier:
@@ -203,6 +258,20 @@ class Controller:
             raise
         self.config.stash[CONTEXT_KEY] = self.context
         return self.context
+
+    def reconcile(self) -> list[str]:
+        """At the end of the session: every cluster of this run with no final state is pending deletion.
+
+        By now no worker can finish one any more (xdist has shut them down or they died).
+        """
+        if self.context is None:
+            return []
+        prefix = "" if self.settings.only_delete_clusters else f"{self.context.name_prefix}-{self.context.run_part}-"
+        names = self.rundir.reconcile("not finished when the session ended (interrupted, or its worker died)",
+                                      prefix=prefix)
+        for name in names:
+            log.warning("%s did not finish: pending deletion", name)
+        return names
 
     def _load_extras(self, kube) -> dict:
         """Where the loads scrape the management cluster's metrics (--add-cluster-load, --mgmt-metrics)."""
@@ -237,7 +306,26 @@ class Controller:
             self.context = None
 
 
+class _CrashWatch:
+    """xdist reports a crashed worker: record its unfinished cluster as pending deletion right away."""
+
+    def __init__(self, controller: Controller):
+        self.controller = controller
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem: str, report, sched) -> None:
+        ctx = self.controller.context
+        if ctx is None:
+            return
+        prefix = "" if self.controller.settings.only_delete_clusters else f"{ctx.name_prefix}-{ctx.run_part}-"
+        for name in self.controller.rundir.reconcile(f"worker crashed while running {crashitem}", prefix=prefix,
+                                                     test_id=crashitem):
+            log.warning("worker crashed: %s is pending deletion", name)
+
+
 def count_cluster_ids(config: pytest.Config, nodeids) -> int:
+    if get_settings(config).only_delete_clusters:
+        return sum(1 for nodeid in nodeids if "::test_delete_cluster[" in nodeid)
     pattern = re.compile(r"\[" + re.escape(get_settings(config).name_prefix) + r"-\d{4}\]$")
     return sum(1 for nodeid in nodeids if pattern.search(nodeid))
 
@@ -267,6 +355,8 @@ def pytest_xdist_node_collection_finished(node, ids) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     activate(config)
+    if is_active(config):
+        handle_sigterm(config)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -306,3 +396,4 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     controller = config.stash.get(CONTROLLER_KEY, None)
     if controller is not None:
         controller.stop()
+    restore_sigterm(config)

@@ -76,6 +76,7 @@ BAD_INPUT = [
     (["--sim-failure-rate", "1.5"], "--sim-failure-rate: must be between 0 and 1"),
     (["--sim-fail-clusters", "3,x"], "--sim-fail-clusters: expected an integer"),
     (["--cluster-count", "2", "--sim-fail-clusters", "3"], "--sim-fail-clusters: cluster index 3 is beyond"),
+    (["--only-delete-clusters"], "--only-delete-clusters: no run in --path"),
 ]
 
 
