@@ -18,6 +18,7 @@ import shlex
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -152,8 +153,59 @@ def parse_list_of_names(name: str, raw: str) -> list[str]:
     return items
 
 
-def parse_text(name: str, raw: str) -> str:
-    return str(raw)
+def parse_word(name: str, raw: str) -> str:
+    """A non-empty value without whitespace (names, versions, image references, tokens)."""
+    value = str(raw).strip()
+    if not value or any(ch.isspace() for ch in value):
+        raise pytest.UsageError(f"{name}: expected a single word without spaces, got {raw!r}")
+    return value
+
+
+def parse_http_url(name: str, raw: str) -> str:
+    value = str(raw).strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise pytest.UsageError(f"{name}: expected an http(s) URL, got {raw!r}")
+    return value.rstrip("/")
+
+
+def parse_domain(name: str, raw: str) -> str:
+    value = str(raw).strip().rstrip(".")
+    if len(value) > 253 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+", value):
+        raise pytest.UsageError(f"{name}: expected a DNS domain such as perf.example.com, got {raw!r}")
+    return value
+
+
+def parse_region(name: str, raw: str) -> str:
+    value = str(raw).strip()
+    if not re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+", value):
+        raise pytest.UsageError(f"{name}: expected an AWS region such as us-east-1, got {raw!r}")
+    return value
+
+
+def parse_role_arn(name: str, raw: str) -> str:
+    value = str(raw).strip()
+    if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", value):
+        raise pytest.UsageError(f"{name}: expected an IAM role ARN such as arn:aws:iam::123456789012:role/name, "
+                                f"got {raw!r}")
+    return value
+
+
+def parse_instance_type(name: str, raw: str) -> str:
+    value = str(raw).strip()
+    if not re.fullmatch(r"[a-z][a-z0-9-]*\.[a-z0-9]+", value):
+        raise pytest.UsageError(f"{name}: expected an instance type such as m5.xlarge, got {raw!r}")
+    return value
+
+
+def parse_es_index(name: str, raw: str) -> str:
+    """An Elasticsearch index name: lowercase, no spaces nor \\/*?"<>|,#:, not starting with -_+."""
+    value = str(raw).strip()
+    if (not value or value in (".", "..") or value != value.lower() or value[0] in "-_+"
+            or re.search(r'[\s\\/*?"<>|,#:]', value) or len(value.encode()) > 255):
+        raise pytest.UsageError(f"{name}: not a valid Elasticsearch index name (lowercase, no spaces or "
+                                f'\\/*?"<>|,#:, not starting with - _ +), got {raw!r}')
+    return value
 
 
 def parse_path(name: str, raw: str) -> str:
@@ -189,8 +241,6 @@ def parse_existing_dir(name: str, raw: str) -> str:
 
 
 def parse_es_url(name: str, raw: str) -> str:
-    from urllib.parse import urlsplit
-
     value = str(raw).strip()
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -314,7 +364,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--wildcard-options", "Extra arguments appended to the create command, shell-quoted.",
            parse_shell_words, "", metavar="ARGS"),
     Option("--release-image", "OCP release image of the hosted clusters (default: the platform's).",
-           parse_text, None, metavar="IMAGE"),
+           parse_word, None, metavar="IMAGE"),
     Option("--sim-dir", "Use the simulated management cluster already served from DIR (python -m sim serve --dir "
            "DIR) instead of starting one for the run.", parse_path, None, metavar="DIR"),
     Option("--sim-speed", "Simulated seconds per real second in the simulated world.", parse_positive_float, 300.0,
@@ -335,44 +385,44 @@ OPTIONS: tuple[Option, ...] = (
     Option("--mgmt-kubeconfig", "Kubeconfig of the HyperShift management cluster (--platform hypershift).",
            parse_existing_file, None, metavar="PATH"),
     Option("--mgmt-cluster", "Name or ID of the management cluster, looked up through OCM (base domain, region, "
-           "kubeconfig).", parse_text, None, metavar="NAME_OR_ID"),
+           "kubeconfig).", parse_word, None, metavar="NAME_OR_ID"),
     Option("--ocm-url", "OCM API URL or alias (production, staging, integration).", parse_ocm_url,
            "https://api.stage.openshift.com", metavar="URL"),
-    Option("--ocm-token-url", "OCM single sign-on token URL used to refresh --ocm-token.", parse_text,
+    Option("--ocm-token-url", "OCM single sign-on token URL used to refresh --ocm-token.", parse_http_url,
            "https://sso.redhat.com/auth/realms/redhat-external/protocol/openid-connect/token", metavar="URL"),
     Option("--ocm-token", "OCM offline token; never put on a command line or in a log (prefer the environment).",
-           parse_text, None, metavar="TOKEN", envname="OCM_TOKEN", secret=True),
+           parse_word, None, metavar="TOKEN", envname="OCM_TOKEN", secret=True),
     Option("--ocm-cli", "Path of the ocm binary (default: download the release named by --ocm-cli-version).",
            parse_path, None, metavar="PATH"),
     Option("--ocm-cli-version", "ocm release to download when --ocm-cli is not given (latest, or e.g. 1.0.15).",
-           parse_text, "latest", metavar="VERSION"),
+           parse_word, "latest", metavar="VERSION"),
     Option("--hypershift-cli", "Path of the hypershift binary (default: build it from --hypershift-cli-version, "
            "or extract it from --hypershift-image).", parse_path, None, metavar="PATH"),
     Option("--hypershift-cli-version", "Git ref (branch, tag or commit) to build the hypershift CLI from.",
-           parse_text, "main", metavar="REF"),
+           parse_word, "main", metavar="REF"),
     Option("--hypershift-image", "HyperShift operator image to extract the hypershift CLI from (oc image extract).",
-           parse_text, None, metavar="IMAGE"),
-    Option("--hypershift-repo", "Git repository the hypershift CLI is built from.", parse_text,
+           parse_word, None, metavar="IMAGE"),
+    Option("--hypershift-repo", "Git repository the hypershift CLI is built from.", parse_word,
            "https://github.com/openshift/hypershift", metavar="URL"),
-    Option("--github-api-url", "GitHub API base URL used to find CLI releases.", parse_text,
+    Option("--github-api-url", "GitHub API base URL used to find CLI releases.", parse_http_url,
            "https://api.github.com", metavar="URL"),
     Option("--pull-secret-file", "OCP pull secret (JSON) for the hosted clusters.", parse_existing_file, None,
            metavar="PATH"),
     Option("--aws-account-file", "AWS shared credentials file; the profile used needs aws_access_key_id and "
            "aws_secret_access_key.", parse_existing_file, None, metavar="PATH"),
     Option("--aws-profile", "Profile of --aws-account-file to use (needed when it has more than one).",
-           parse_text, None, metavar="NAME"),
+           parse_word, None, metavar="NAME"),
     Option("--sts-creds", "AWS STS session credentials (JSON of aws sts get-session-token) for the hypershift CLI; "
            "needs --role-arn.", parse_existing_file, None, metavar="PATH"),
-    Option("--role-arn", "IAM role the hypershift CLI assumes with --sts-creds.", parse_text, None, metavar="ARN"),
-    Option("--base-domain", "Base domain of the hosted clusters (default: the management cluster's).", parse_text,
+    Option("--role-arn", "IAM role the hypershift CLI assumes with --sts-creds.", parse_role_arn, None, metavar="ARN"),
+    Option("--base-domain", "Base domain of the hosted clusters (default: the management cluster's).", parse_domain,
            None, metavar="DOMAIN"),
-    Option("--region", "AWS region of the hosted clusters (default: the management cluster's).", parse_text,
+    Option("--region", "AWS region of the hosted clusters (default: the management cluster's).", parse_region,
            None, metavar="REGION"),
     Option("--ocp-version", "OCP version of the hosted clusters, e.g. 4.17.3 (sets the release image).",
            parse_ocp_version, None, metavar="X.Y.Z"),
     Option("--oidc-config-id", "OCM OIDC configuration whose issuer URL the hosted clusters use "
-           "(hypershift: --oidc-issuer-url; looked up in OCM; never deleted at cleanup).", parse_text, None,
+           "(hypershift: --oidc-issuer-url; looked up in OCM; never deleted at cleanup).", parse_word, None,
            metavar="ID"),
     Option("--must-gather-all", "Dump every cluster (hypershift dump cluster), not only the failed ones.",
            parse_bool, False, is_flag=True),
@@ -384,7 +434,7 @@ OPTIONS: tuple[Option, ...] = (
            parse_labels, "node-role.kubernetes.io/workload=", metavar="K=V[,K=V]"),
     Option("--machinepool-taints", "Taints of the extra node pool (comma list of key=value:Effect).",
            parse_taints, "role=workload:NoSchedule", metavar="K=V:EFFECT[,...]"),
-    Option("--machinepool-flavour", "Instance type of the extra node pool.", parse_text, "m5.xlarge",
+    Option("--machinepool-flavour", "Instance type of the extra node pool.", parse_instance_type, "m5.xlarge",
            metavar="TYPE"),
     Option("--machinepool-replicas", "Nodes in the extra node pool.", lambda n, r: parse_int(n, r, 0), 2,
            metavar="N"),
@@ -396,21 +446,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("--rosa-cli", "Path of the rosa binary (--platform rosa).", parse_path, None, metavar="PATH"),
     Option("--rosa-init", "Run rosa init before creating clusters (--platform rosa).", parse_bool, False,
            is_flag=True),
-    Option("--rosa-env", "ROSA environment to install clusters in (--platform rosa).", parse_text, None,
+    Option("--rosa-env", "ROSA environment to install clusters in (--platform rosa).", parse_word, None,
            metavar="ENV"),
     Option("--rosa-multi-az", "Multi-AZ ROSA clusters (--platform rosa).", parse_bool, False, is_flag=True),
     Option("--rosa-addons", "Comma list of add-ons installed after each cluster is ready (--platform rosa).",
-           parse_text, None, metavar="A[,B]"),
-    Option("--rosa-flavour", "Compute machine type of ROSA clusters (--platform rosa).", parse_text, None,
+           parse_word, None, metavar="A[,B]"),
+    Option("--rosa-flavour", "Compute machine type of ROSA clusters (--platform rosa).", parse_instance_type, None,
            metavar="TYPE"),
-    Option("--rosa-version", "OCP version of ROSA clusters (--platform rosa).", parse_text, None, metavar="X.Y.Z"),
+    Option("--rosa-version", "OCP version of ROSA clusters (--platform rosa).", parse_word, None, metavar="X.Y.Z"),
     Option("--expire", "Minutes until a ROSA cluster expires and is deleted (--platform rosa).",
            lambda n, r: parse_int(n, r, 1), None, metavar="MINUTES"),
     # ---- accepted now, used by later parts of the harness (Elasticsearch, load)
     Option("--es-url", "Elasticsearch URL for the timing documents (credentials in the URL or ES_USERNAME/"
            "ES_PASSWORD/ES_API_KEY); without it nothing is uploaded.", parse_es_url, None, metavar="URL",
            secret=True),
-    Option("--es-index", "Elasticsearch index of the timing documents.", parse_text, "osde2e-install-timings",
+    Option("--es-index", "Elasticsearch index of the timing documents.", parse_es_index, "osde2e-install-timings",
            metavar="INDEX"),
     Option("--es-insecure", "Do not verify Elasticsearch's TLS certificate.", parse_bool, False, is_flag=True),
     Option("--es-index-retry", "Attempts to index a document.", lambda n, r: parse_int(n, r, 1), 5, metavar="N"),
@@ -432,7 +482,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--kube-burner-cli", "Path of the kube-burner-ocp binary (default: download the release named by "
            "--kube-burner-version).", parse_path, None, metavar="PATH"),
     Option("--kube-burner-version", "kube-burner-ocp release to download when --kube-burner-cli is not given "
-           "(latest, or e.g. 1.12.1).", parse_text, "latest", metavar="VERSION"),
+           "(latest, or e.g. 1.12.1).", parse_word, "latest", metavar="VERSION"),
     Option("--load-timeout", "Give up on a cluster's load after this long (kube-burner --timeout; default: the "
            "churn duration plus one hour); the test fails and the cluster is kept.",
            lambda n, r: parse_duration(n, r, allow_zero=False), None, metavar="DURATION"),
@@ -445,7 +495,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--cluster-load-churn-percent", "Share of the load's namespaces re-created per churn round "
            "(kube-burner --churn-percent).", lambda n, r: parse_int(n, r, 1, 100), 10, metavar="PERCENT"),
     Option("--load-es-index", "Elasticsearch index (on --es-url) of kube-burner's own metrics and job summaries.",
-           parse_text, "ripsaw-kube-burner", metavar="INDEX"),
+           parse_es_index, "ripsaw-kube-burner", metavar="INDEX"),
     Option("--mgmt-metrics", f"Scrape the management cluster's Prometheus for each loaded cluster's control plane "
            f"(--mgmt-metrics-profile in its HCP namespace): {'|'.join(MGMT_METRICS)} (default auto: when the "
            f"management cluster serves the openshift-monitoring/prometheus-k8s route; on: required).",
