@@ -32,6 +32,19 @@ CONNECT_TIMEOUT = 10.0
 TRANSIENT_CODES = {0, 429, 500, 502, 503, 504}
 
 
+# Reads (GET: get, list, the start of a watch) answered 429/5xx are retried by urllib3 with exponential
+# backoff (0.5, 1, 2, 4, 8, 10 s; Retry-After honoured), connection failures twice: one-shot calls -- and
+# the tests' own calls through ``Kube`` clients -- ride out a short API outage as ``wait_for`` does.
+READ_RETRIES = urllib3.Retry(total=6, connect=2, read=2, status=6, backoff_factor=0.5, backoff_max=10.0,
+                             status_forcelist=sorted(TRANSIENT_CODES - {0}), allowed_methods=frozenset({"GET", "HEAD"}),
+                             raise_on_status=False, respect_retry_after_header=True)
+
+
+def _retrying_client(cfg: k8s.Configuration) -> k8s.ApiClient:
+    cfg.retries = READ_RETRIES
+    return k8s.ApiClient(configuration=cfg)
+
+
 class WaitTimeout(Exception):
     """The deadline passed before the condition held."""
 
@@ -79,11 +92,15 @@ class Kube:
 
     @classmethod
     def from_kubeconfig(cls, path: str) -> "Kube":
-        return cls(k8s_config.new_client_from_config(config_file=path))
+        cfg = k8s.Configuration()
+        k8s_config.load_kube_config(config_file=path, client_configuration=cfg)
+        return cls(_retrying_client(cfg))
 
     @classmethod
     def from_kubeconfig_text(cls, text: str) -> "Kube":
-        return cls(k8s_config.new_client_from_config_dict(yaml.safe_load(text)))
+        cfg = k8s.Configuration()
+        k8s_config.load_kube_config_from_dict(yaml.safe_load(text), client_configuration=cfg)
+        return cls(_retrying_client(cfg))
 
     def close(self) -> None:
         try:
@@ -183,6 +200,7 @@ class Kube:
                     listing = self.as_dict(list_fn(**selectors, _request_timeout=(CONNECT_TIMEOUT, min(60, remaining))))
                     objects = {o["metadata"]["name"]: o for o in listing.get("items") or []}
                     rv = listing["metadata"]["resourceVersion"]
+                    failures = 0
                     result = predicate(objects)
                     if result is not None:
                         return result

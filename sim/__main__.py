@@ -46,6 +46,39 @@ def _rate(text: str) -> float:
     return v
 
 
+def _rate_of(flag: str):
+    def parse(text: str) -> float:
+        v = float(text)
+        if not 0.0 <= v <= 1.0:
+            raise argparse.ArgumentTypeError(f"{flag} must be within [0, 1]")
+        return v
+    return parse
+
+
+def _non_negative(text: str) -> float:
+    v = float(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return v
+
+
+def _status_code(text: str) -> int:
+    v = int(text)
+    if not 400 <= v <= 599:
+        raise argparse.ArgumentTypeError("must be an HTTP error status (400-599)")
+    return v
+
+
+def api_faults(args: argparse.Namespace) -> dict:
+    """The ``--api-*`` flags as keyword arguments of :meth:`sim.apiserver.Faults.set`."""
+    return {"error_rate": args.api_error_rate, "error_code": args.api_error_code, "delay": args.api_delay,
+            "drop_watches_after": args.drop_watches_after, "watch_gone_rate": args.watch_gone_rate,
+            "verbs": [v for v in (args.api_fault_verbs or "").split(",") if v.strip()] or None,
+            "path_prefix": args.api_fault_path or None,
+            "agents": [a for a in (args.api_fault_agents or "").split(",") if a] or None,
+            "retry_after": args.api_retry_after}
+
+
 def _positive(text: str) -> float:
     v = float(text)
     if v <= 0:
@@ -85,6 +118,41 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-mgmt-monitoring", dest="mgmt_monitoring", action="store_false",
                    help="the simulated management API has no openshift-monitoring/prometheus-k8s route and service "
                         "account (no management-cluster Prometheus to scrape)")
+    s.add_argument("--cli-crash-clusters", type=_indices_arg, default=[], metavar="IDX",
+                   help="cluster indices whose `hypershift create cluster` panics (exit 2) after applying the "
+                        "HostedCluster, before its NodePools")
+    s.add_argument("--cli-crash-early-clusters", type=_indices_arg, default=[], metavar="IDX",
+                   help="cluster indices whose `hypershift create cluster` panics (exit 2) while creating the "
+                        "infrastructure, before anything is applied")
+    s.add_argument("--cli-hang-clusters", type=_indices_arg, default=[], metavar="IDX",
+                   help="cluster indices whose `hypershift create cluster` applies everything, then hangs until "
+                        "killed (or interrupted)")
+    s.add_argument("--degraded-clusters", type=_indices_arg, default=[], metavar="IDX",
+                   help="cluster indices whose control plane never becomes Available: Degraded=True "
+                        "(UnavailableReplicas) once etcd is up")
+    a = s.add_argument_group("API faults", "faults of the simulated management API (and the guest APIs it serves); "
+                             "change them at run time with DIR/faults.json (see sim/README.md)")
+    a.add_argument("--api-error-rate", type=_rate_of("--api-error-rate"), default=0.0, metavar="F",
+                   help="fraction of matching requests answered with --api-error-code")
+    a.add_argument("--api-error-code", type=_status_code, default=503, metavar="N",
+                   help="HTTP status of injected errors (default 503; 429 carries Retry-After: 1)")
+    a.add_argument("--api-retry-after", type=int, default=None, metavar="SECONDS",
+                   help="send Retry-After with every injected error (the kubernetes client then retries GETs)")
+    a.add_argument("--api-delay", type=_non_negative, default=0.0, metavar="SECONDS",
+                   help="delay every matching request by this many (real) seconds")
+    a.add_argument("--drop-watches-after", type=_non_negative, default=None, metavar="SECONDS",
+                   help="end every matching watch stream after this many (real) seconds")
+    a.add_argument("--watch-gone-rate", type=_rate_of("--watch-gone-rate"), default=0.0, metavar="F",
+                   help="fraction of matching watches (from a resourceVersion) answered with a 410 Gone ERROR "
+                        "event, so the client must relist")
+    a.add_argument("--api-fault-verbs", default=None, metavar="VERBS",
+                   help="only these verbs, e.g. list,watch,get (create, update, patch, delete, deletecollection)")
+    a.add_argument("--api-fault-path", default=None, metavar="PREFIX",
+                   help="only request paths starting with PREFIX, e.g. /apis/hypershift.openshift.io/ or /guests/")
+    a.add_argument("--api-fault-agents", default=None, metavar="PREFIXES",
+                   help="only clients whose User-Agent starts with one of these (comma list), e.g. OpenAPI-Generator "
+                        "(the kubernetes Python client) or hypershift/ (the stand-in CLI); default: every client "
+                        "except the simulated operator")
     s.add_argument("--mgmt-kubeconfig", help="use this external API server (e.g. a real kube-apiserver with "
                                               "HyperShift's CRDs) for management objects; serve only guest APIs")
     s.add_argument("--install-crds", action="store_true",
@@ -109,7 +177,10 @@ def serve(args: argparse.Namespace) -> int:
 
     logging.getLogger("sim").setLevel(getattr(logging, str(args.log_level).upper(), logging.INFO))
     faults = model.Faults.make(args.fail_clusters, args.failure_rate, args.stuck_clusters, args.destroy_fail_clusters,
-                               args.load_fail_clusters, args.load_slow_clusters, args.load_alert_clusters)
+                               args.load_fail_clusters, args.load_slow_clusters, args.load_alert_clusters,
+                               cli_crash_clusters=args.cli_crash_clusters,
+                               cli_crash_early_clusters=args.cli_crash_early_clusters,
+                               cli_hang_clusters=args.cli_hang_clusters, degraded_clusters=args.degraded_clusters)
     cfg = WorldConfig(dir=args.dir, speed=args.speed, seed=args.seed, faults=faults, port=args.port,
                       mgmt_kubeconfig=args.mgmt_kubeconfig, install_crds=args.install_crds,
                       base_domain=args.base_domain, region=args.region,
@@ -117,7 +188,7 @@ def serve(args: argparse.Namespace) -> int:
                       restore=not args.fresh, ocm_decoys=max(0, args.ocm_decoys),
                       ocm_cluster_name=args.ocm_cluster_name, cluster_config=args.cluster_config,
                       guest_image_registry=args.guest_image_registry, guest_monitoring=args.guest_monitoring,
-                      mgmt_monitoring=args.mgmt_monitoring)
+                      mgmt_monitoring=args.mgmt_monitoring, api_faults=api_faults(args))
     stop = threading.Event()
 
     def on_signal(signum, frame):

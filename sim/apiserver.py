@@ -90,39 +90,62 @@ class Faults:
     defaults).  Decisions come from a seeded RNG so runs are reproducible.
     """
 
+    # Clients whose User-Agent starts with one of these are never faulted unless ``agents`` names them:
+    # the simulated HyperShift operator runs inside the management cluster (its ground truth must stay
+    # the operator's own) -- see sim/operator.py OPERATOR_USER_AGENT.
+    EXEMPT_AGENTS = ("hypershift-operator/",)
+    KEYS = ("error_rate", "error_code", "delay", "drop_watches_after", "watch_gone_rate", "path_prefix", "verbs",
+            "agents", "retry_after")
+
     def __init__(self, seed: int | None = None):
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self.injected_errors = 0
         self.delayed_requests = 0
         self.dropped_watches = 0
+        self.gone_watches = 0
         self.set()
 
     def set(self, error_rate: float = 0.0, error_code: int = 503, delay: float = 0.0,
             drop_watches_after: float | None = None, seed: int | None = None,
             path_prefix: str | None = None, verbs: tuple | list | None = None,
-            retry_after: int | None = None) -> "Faults":
+            retry_after: int | None = None, watch_gone_rate: float = 0.0,
+            agents: tuple | list | None = None) -> "Faults":
         """Configure faults.
 
         error_rate: probability (0..1) that a request is answered with ``error_code``.
         delay: seconds added before every matching request is handled.
         drop_watches_after: end every matching watch stream after this many seconds.
+        watch_gone_rate: probability (0..1) that a watch from a resourceVersion is answered with a
+            ``410 Gone`` ERROR event (``too old resource version``), so the client must relist.
         path_prefix: only requests whose path starts with this (e.g. "/guests/") are affected.
         verbs: only these verbs (get, list, watch, create, update, patch, delete, ...).
+        agents: only clients whose User-Agent starts with one of these; by default every client except
+            :attr:`EXEMPT_AGENTS` (the simulated operator).
         retry_after: send ``Retry-After: <n>`` with injected errors.  By default only 429
             carries it (1 s), like API priority and fairness.  Note that the official
             ``kubernetes`` client transparently retries GETs answered with Retry-After.
         """
-        if not 0.0 <= float(error_rate) <= 1.0:
-            raise ValueError("error_rate must be within [0, 1]")
+        if isinstance(verbs, str):
+            verbs = [v.strip() for v in verbs.split(",") if v.strip()]
+        if isinstance(agents, str):
+            agents = [a for a in agents.split(",") if a]
+        for what, rate in (("error_rate", error_rate), ("watch_gone_rate", watch_gone_rate)):
+            if not 0.0 <= float(rate) <= 1.0:
+                raise ValueError(f"{what} must be within [0, 1]")
+        code = int(error_code)
+        if not 400 <= code <= 599:
+            raise ValueError("error_code must be an HTTP error status (400-599)")
         with self._lock:
             self.error_rate = float(error_rate)
-            self.error_code = int(error_code)
+            self.error_code = code
             self.delay = max(0.0, float(delay))
             self.drop_watches_after = None if drop_watches_after is None else max(0.0, float(drop_watches_after))
-            self.path_prefix = path_prefix
+            self.watch_gone_rate = float(watch_gone_rate)
+            self.path_prefix = path_prefix or None
             self.verbs = tuple(verbs) if verbs else None
-            self.retry_after = retry_after
+            self.agents = tuple(agents) if agents else None
+            self.retry_after = None if retry_after is None else int(retry_after)
             if seed is not None:
                 self._rng.seed(seed)
         return self
@@ -130,21 +153,44 @@ class Faults:
     def reset(self) -> "Faults":
         return self.set()
 
+    def to_dict(self) -> dict:
+        """The configuration as plain JSON (the keyword arguments of :meth:`set`)."""
+        with self._lock:
+            return {"error_rate": self.error_rate, "error_code": self.error_code, "delay": self.delay,
+                    "drop_watches_after": self.drop_watches_after, "watch_gone_rate": self.watch_gone_rate,
+                    "path_prefix": self.path_prefix, "verbs": list(self.verbs) if self.verbs else None,
+                    "agents": list(self.agents) if self.agents else None, "retry_after": self.retry_after}
+
+    def set_from(self, data: dict | None) -> "Faults":
+        """``set(**data)`` for a dict such as :meth:`to_dict` returns; unknown keys are an error."""
+        data = dict(data or {})
+        unknown = sorted(set(data) - set(self.KEYS) - {"seed"})
+        if unknown:
+            raise ValueError(f"unknown API fault setting(s): {', '.join(unknown)}")
+        return self.set(**{k: v for k, v in data.items() if v is not None or k == "drop_watches_after"})
+
+    def counters(self) -> dict:
+        return {"injected_errors": self.injected_errors, "delayed_requests": self.delayed_requests,
+                "dropped_watches": self.dropped_watches, "gone_watches": self.gone_watches}
+
     @property
     def active(self) -> bool:
-        return bool(self.error_rate or self.delay or self.drop_watches_after is not None)
+        return bool(self.error_rate or self.delay or self.drop_watches_after is not None or self.watch_gone_rate)
 
-    def _applies(self, verb: str, path: str) -> bool:
+    def _applies(self, verb: str, path: str, agent: str = "") -> bool:
         if self.path_prefix and not path.startswith(self.path_prefix):
             return False
         if self.verbs and verb not in self.verbs:
             return False
-        return True
+        agent = agent or ""
+        if self.agents is not None:
+            return agent.startswith(self.agents)
+        return not agent.startswith(self.EXEMPT_AGENTS)
 
-    def decide(self, verb: str, path: str) -> tuple[float, int | None]:
+    def decide(self, verb: str, path: str, agent: str = "") -> tuple[float, int | None]:
         """Return ``(delay_seconds, error_code_or_None)`` for one request."""
         with self._lock:
-            if not self.active or not self._applies(verb, path):
+            if not self.active or not self._applies(verb, path, agent):
                 return 0.0, None
             code = None
             if self.error_rate and self._rng.random() < self.error_rate:
@@ -154,12 +200,22 @@ class Faults:
                 self.delayed_requests += 1
             return self.delay, code
 
-    def watch_deadline(self, path: str) -> float | None:
+    def watch_deadline(self, path: str, agent: str = "") -> float | None:
         """Seconds after which a watch on ``path`` must be cut, or None."""
         with self._lock:
-            if self.drop_watches_after is None or not self._applies("watch", path):
+            if self.drop_watches_after is None or not self._applies("watch", path, agent):
                 return None
             return self.drop_watches_after
+
+    def watch_gone(self, path: str, agent: str = "") -> bool:
+        """Whether this watch (from a resourceVersion) is answered ``410 Gone`` instead of being served."""
+        with self._lock:
+            if not self.watch_gone_rate or not self._applies("watch", path, agent):
+                return False
+            if self._rng.random() < self.watch_gone_rate:
+                self.gone_watches += 1
+                return True
+            return False
 
 
 # ---------------------------------------------------------------------------
@@ -417,7 +473,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise ApiError(401, "Unauthorized", "Unauthorized", {})
             route = self._route(api, store, method, parts, query)
             verb = route.verb
-            delay, code = api.faults.decide(verb, full_path)
+            delay, code = api.faults.decide(verb, full_path, self.headers.get("User-Agent") or "")
             if delay:
                 api._stopping.wait(delay)
             if code is not None:
@@ -679,7 +735,13 @@ class _Handler(BaseHTTPRequestHandler):
         initial_events = _truthy(query.get("sendInitialEvents"))
         expired: ApiError | None = None
         watcher: Watcher | None = None
+        since = query.get("resourceVersion")
+        if since and since != "0" and api.faults.watch_gone(full_path, self.headers.get("User-Agent") or ""):
+            # injected: as if the event history no longer reached back to ``since`` (the client must relist)
+            expired = ApiError(410, "Expired", f"too old resource version: {since} ({since})")
         try:
+            if expired is not None:
+                raise expired
             watcher = store.watch(rt.key, namespace=ns, label_selector=query.get("labelSelector"),
                                   field_selector=field_selector, resource_version=query.get("resourceVersion"),
                                   send_initial_events=initial_events)
@@ -726,7 +788,7 @@ class _Handler(BaseHTTPRequestHandler):
                     bookmarks: bool, initial_events: bool, full_path: str) -> None:
         start = time.monotonic()
         deadline = start + timeout
-        drop = api.faults.watch_deadline(full_path)
+        drop = api.faults.watch_deadline(full_path, self.headers.get("User-Agent") or "")
         if drop is not None:
             deadline = min(deadline, start + drop)
         interval = max(0.05, float(api.bookmark_interval))

@@ -144,12 +144,25 @@ class Faults:
     load_fail_clusters: frozenset[int] = frozenset()
     load_slow_clusters: frozenset[int] = frozenset()
     load_alert_clusters: frozenset[int] = frozenset()
+    # CLI faults (the hypershift stand-in's `create cluster`): a Go panic after the HostedCluster is applied
+    # (before its NodePools), a panic before anything is applied, a hang (until killed) after applying
+    cli_crash_clusters: frozenset[int] = frozenset()
+    cli_crash_early_clusters: frozenset[int] = frozenset()
+    cli_hang_clusters: frozenset[int] = frozenset()
+    # the control plane never becomes Available: Degraded=True (UnavailableReplicas) once etcd is up
+    degraded_clusters: frozenset[int] = frozenset()
+
+    _INDEX_SETS = ("fail_clusters", "stuck_clusters", "destroy_fail_clusters", "load_fail_clusters",
+                   "load_slow_clusters", "load_alert_clusters", "cli_crash_clusters", "cli_crash_early_clusters",
+                   "cli_hang_clusters", "degraded_clusters")
 
     @classmethod
     def make(cls, fail_clusters: Iterable[int] = (), failure_rate: float = 0.0,
              stuck_clusters: Iterable[int] = (), destroy_fail_clusters: Iterable[int] = (),
              load_fail_clusters: Iterable[int] = (), load_slow_clusters: Iterable[int] = (),
-             load_alert_clusters: Iterable[int] = ()) -> "Faults":
+             load_alert_clusters: Iterable[int] = (), *, cli_crash_clusters: Iterable[int] = (),
+             cli_crash_early_clusters: Iterable[int] = (), cli_hang_clusters: Iterable[int] = (),
+             degraded_clusters: Iterable[int] = ()) -> "Faults":
         if not 0.0 <= float(failure_rate) <= 1.0:
             raise ValueError("failure_rate must be within [0, 1]")
 
@@ -157,22 +170,23 @@ class Faults:
             return frozenset(int(i) for i in values)
 
         return cls(ints(fail_clusters), float(failure_rate), ints(stuck_clusters), ints(destroy_fail_clusters),
-                   ints(load_fail_clusters), ints(load_slow_clusters), ints(load_alert_clusters))
+                   ints(load_fail_clusters), ints(load_slow_clusters), ints(load_alert_clusters),
+                   ints(cli_crash_clusters), ints(cli_crash_early_clusters), ints(cli_hang_clusters),
+                   ints(degraded_clusters))
 
     def to_dict(self) -> dict:
-        return {"fail_clusters": sorted(self.fail_clusters), "failure_rate": self.failure_rate,
-                "stuck_clusters": sorted(self.stuck_clusters),
-                "destroy_fail_clusters": sorted(self.destroy_fail_clusters),
-                "load_fail_clusters": sorted(self.load_fail_clusters),
-                "load_slow_clusters": sorted(self.load_slow_clusters),
-                "load_alert_clusters": sorted(self.load_alert_clusters)}
+        out: dict = {key: sorted(getattr(self, key)) for key in self._INDEX_SETS}
+        out["failure_rate"] = self.failure_rate
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Faults":
-        return cls.make(data.get("fail_clusters") or (), data.get("failure_rate") or 0.0,
-                        data.get("stuck_clusters") or (), data.get("destroy_fail_clusters") or (),
-                        data.get("load_fail_clusters") or (), data.get("load_slow_clusters") or (),
-                        data.get("load_alert_clusters") or ())
+        sets = {key: data.get(key) or () for key in cls._INDEX_SETS}
+        return cls.make(failure_rate=data.get("failure_rate") or 0.0, **sets)
+
+    def _has(self, which: str, name: str) -> bool:
+        idx = cluster_index(name)
+        return idx is not None and idx in getattr(self, which)
 
     def install_fails(self, name: str, seed: int | str) -> bool:
         idx = cluster_index(name)
@@ -183,24 +197,33 @@ class Faults:
         return False
 
     def stuck(self, name: str) -> bool:
-        idx = cluster_index(name)
-        return idx is not None and idx in self.stuck_clusters
+        return self._has("stuck_clusters", name)
 
     def destroy_fails(self, name: str) -> bool:
-        idx = cluster_index(name)
-        return idx is not None and idx in self.destroy_fail_clusters
+        return self._has("destroy_fail_clusters", name)
 
     def load_fails(self, name: str) -> bool:
-        idx = cluster_index(name)
-        return idx is not None and idx in self.load_fail_clusters
+        return self._has("load_fail_clusters", name)
 
     def load_slow(self, name: str) -> bool:
-        idx = cluster_index(name)
-        return idx is not None and idx in self.load_slow_clusters
+        return self._has("load_slow_clusters", name)
 
     def load_alert(self, name: str) -> bool:
-        idx = cluster_index(name)
-        return idx is not None and idx in self.load_alert_clusters
+        return self._has("load_alert_clusters", name)
+
+    def cli_crash(self, name: str) -> str | None:
+        """Where ``hypershift create cluster`` for ``name`` panics: "early", "after_hostedcluster" or None."""
+        if self._has("cli_crash_early_clusters", name):
+            return "early"
+        if self._has("cli_crash_clusters", name):
+            return "after_hostedcluster"
+        return None
+
+    def cli_hang(self, name: str) -> bool:
+        return self._has("cli_hang_clusters", name)
+
+    def degraded(self, name: str) -> bool:
+        return self._has("degraded_clusters", name)
 
 
 # Failure modes: (condition type that turns False, its reason, message template).  Every one of them

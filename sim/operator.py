@@ -65,6 +65,9 @@ NODEPOOL_LABEL = "hypershift.openshift.io/nodePool"
 SIM_NODEPOOL_ANNOTATION = "sim.hypershift.openshift.io/nodepool"  # the sim's own bookkeeping on guest nodes
 WATCH_TIMEOUT = 30          # seconds one watch request stays open (server side)
 REQUEST_TIMEOUT = (5, 30)   # connect, read for ordinary calls
+# The simulated operator's User-Agent: it runs inside the management cluster, so the world's API faults
+# (sim.apiserver.Faults.EXEMPT_AGENTS) leave it alone unless they name it.
+OPERATOR_USER_AGENT = "hypershift-operator/sim (linux/amd64) kubernetes/$Format"
 DESTROY_TIMEOUT_SIM = 600.0  # the CPO gives up on cloud resources after 10 minutes
 
 # install steps, in order
@@ -381,7 +384,9 @@ class Operator:
         cfg.connection_pool_maxsize = pool
         if not cfg.verify_ssl:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        return k8s.ApiClient(cfg)
+        api = k8s.ApiClient(cfg)
+        api.user_agent = OPERATOR_USER_AGENT  # never subject to the world's API faults (sim.apiserver.Faults)
+        return api
 
     def start(self) -> "Operator":
         self.api = self._new_client(self.workers + 4)
@@ -857,8 +862,9 @@ class Operator:
             self._hc_apply(hc, step)  # keep observedGeneration and node-dependent conditions current
             return
         stuck = self.faults.stuck(name)
+        degraded = self.faults.degraded(name)
         nxt = step + 1
-        if nxt > DONE or (stuck and nxt > INFRA):
+        if nxt > DONE or (stuck and nxt > INFRA) or (degraded and nxt > ETCD):
             self._hc_apply(hc, step)
             return
         if nxt == DONE:
@@ -1004,6 +1010,10 @@ class Operator:
         if step >= DONE:
             c["ClusterVersionProgressing"] = (F, "FromClusterVersion", f"Cluster version is {version}")
             c["ClusterVersionAvailable"] = (T, "FromClusterVersion", f"Done applying {version}")
+        if step >= ETCD and self.faults.degraded(hc["metadata"]["name"]):
+            # the kube-apiserver pods crash-loop: HyperShift copies the HCP's Degraded condition
+            replicas = 1 if (hc.get("spec") or {}).get("controllerAvailabilityPolicy") == "SingleReplica" else 3
+            c["Degraded"] = (T, "UnavailableReplicas", f"kube-apiserver deployment has {replicas} unavailable replicas")
         if failure is not None:
             ctype, reason, message = failure
             c[ctype] = (F, reason, message)
@@ -1100,6 +1110,9 @@ class Operator:
                          reason=failure[1], message=failure[2])
         if "InfrastructureReady" in flipped and by_type["InfrastructureReady"]["status"] == "False" and failure is None:
             self._record(hc2, "hcp_created", by_type["InfrastructureReady"]["lastTransitionTime"], t)
+        if "Degraded" in flipped and by_type["Degraded"]["status"] == "True":
+            self._record(hc2, "degraded", by_type["Degraded"]["lastTransitionTime"], t,
+                         reason=by_type["Degraded"].get("reason"), message=by_type["Degraded"].get("message"))
         for ctype, phase in (("InfrastructureReady", "infrastructure_ready"), ("EtcdAvailable", "etcd_available"),
                              ("KubeAPIServerAvailable", "kas_available"), ("Available", "control_plane_available")):
             if ctype in flipped and by_type[ctype]["status"] == "True":

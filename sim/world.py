@@ -30,6 +30,7 @@ hosts under ``/prometheus/<route host>/api/v1/query`` and ``…/query_range`` (w
     DIR/sim.log             the world's log
     DIR/state.json          saved on stop (API server snapshot incl. guests); restored on start
     DIR/ready               written last, once everything above is in place
+    DIR/faults.json         yours: API faults at run time (FaultControl); confirmed in DIR/faults-active.json
 
 Nothing here talks to a real cloud or a real cluster unless ``mgmt_kubeconfig``
 points at one.
@@ -90,6 +91,10 @@ class WorldConfig:
     guest_monitoring: bool = True
     # openshift-monitoring/prometheus-k8s (ServiceAccount, Route) on the management API the world serves
     mgmt_monitoring: bool = True
+    # faults of the simulated API server (keyword arguments of sim.apiserver.Faults.set: error_rate, error_code,
+    # delay, drop_watches_after, watch_gone_rate, path_prefix, verbs, agents, retry_after); applied once the
+    # world is ready, replaced at run time through DIR/faults.json (FaultControl)
+    api_faults: dict = field(default_factory=dict)
     # filled in by World.start()
     guest_url: str = ""
     transitions_path: str = ""
@@ -111,6 +116,7 @@ class World:
         self.operator: Operator | None = None
         self.ocm = None   # sim.ocm.WorldOcm
         self.prometheus: SimPrometheus | None = None
+        self.fault_control: FaultControl | None = None
         self.token = ""
         self.mgmt_url = ""
         self._log_handler: logging.Handler | None = None
@@ -172,6 +178,11 @@ class World:
         self.operator = Operator(self.kubeconfig_path, self.server, cfg, logger=logging.getLogger("sim.operator"))
         self.operator.start()
         self.operator.wait_synced(30.0)
+        # API faults only now: the world's own set-up above is never faulted
+        self.server.faults.set(seed=cfg.seed)
+        self.server.faults.set_from(cfg.api_faults)
+        self.fault_control = FaultControl(self)
+        self.fault_control.start()
         write_private(ready, json.dumps({"pid": os.getpid(), "kubeconfig": self.kubeconfig_path,
                                           "url": self.mgmt_url}) + "\n", 0o644)
         log.info("world ready in %s (management API %s, guests %s, speed %s)", self.dir, self.mgmt_url,
@@ -191,6 +202,8 @@ class World:
                 ready.unlink()
         except OSError:
             pass
+        if self.fault_control is not None:
+            self.fault_control.stop()
         if self.operator is not None:
             self.operator.stop(timeout=5.0)
         if self.ocm is not None:
@@ -423,7 +436,7 @@ class World:
             "dir": str(self.dir),
             "speed": cfg.speed,
             "seed": cfg.seed,
-            "faults": cfg.faults.to_dict(),
+            "faults": dict(cfg.faults.to_dict(), api=self._api_fault_settings(cfg.api_faults)),
             "base_domain": cfg.base_domain,
             "cluster_config": bool(cfg.cluster_config and not cfg.mgmt_kubeconfig),
             "region": cfg.region,
@@ -452,6 +465,12 @@ class World:
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
+    @staticmethod
+    def _api_fault_settings(data: dict) -> dict:
+        from sim.apiserver import Faults as ApiFaults
+
+        return ApiFaults().set_from(data).to_dict()
+
     def _write_world_json(self) -> None:
         write_private(self.dir / "world.json", json.dumps(self.world_info(), indent=2) + "\n", 0o644)
 
@@ -463,3 +482,134 @@ class World:
         if lg.level == logging.NOTSET or lg.level > logging.INFO:
             lg.setLevel(logging.INFO)
         self._log_handler = handler
+
+
+class FaultControl:
+    """Change the API faults while the world runs: ``DIR/faults.json``.
+
+    The world looks at the file every :attr:`POLL` seconds.  When it appears or changes, its ``api`` object
+    (the keyword arguments of :meth:`sim.apiserver.Faults.set`; left-out keys take their defaults, so
+    ``{"api": {}}`` means no API faults) replaces the API faults; with ``"for_seconds": N`` the start-up
+    configuration (``serve``'s ``--api-*`` flags) comes back N seconds after the change was read.  When the
+    file goes away the start-up configuration comes back at once.  An unreadable or invalid file is logged
+    and ignored (the faults stay as they were).  Every change is confirmed in ``DIR/faults-active.json``:
+    ``{"generation", "source" ("serve" | "faults.json"), "api", "until" (epoch or null), "error", "counters"}``
+    -- ``generation`` counts the changes applied, so a client knows when its file took effect; ``counters``
+    (injected errors, delayed requests, dropped and 410-Gone watches since the start) are refreshed every second
+    while they change, and on stop.
+    """
+
+    POLL = 0.1
+    COUNTERS_EVERY = 1.0
+    MAX_BYTES = 64 * 1024
+
+    def __init__(self, world: "World"):
+        self.world = world
+        self.path = world.dir / "faults.json"
+        self.active_path = world.dir / "faults-active.json"
+        self.startup = dict(world.config.api_faults)
+        self.generation = 0
+        self.until: float | None = None
+        self.source = "serve"
+        self.error: str | None = None
+        self._seen: tuple | None = None
+        self._counters: dict = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fault-control", daemon=True)
+
+    def start(self) -> None:
+        self._seen = self._stat()
+        if self._seen is not None:
+            self._apply_file()
+        else:
+            self._write_active()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2.0)
+        try:
+            self._write_active(bump=False)
+        except OSError:
+            pass
+
+    def _stat(self) -> tuple | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def _run(self) -> None:
+        written = time.monotonic()
+        while not self._stop.wait(self.POLL):
+            try:
+                if time.monotonic() - written >= self.COUNTERS_EVERY and self._counters != self._faults().counters():
+                    self._write_active(bump=False)  # fresh counters, same configuration
+                    written = time.monotonic()
+                current = self._stat()
+                if current != self._seen:
+                    self._seen = current
+                    if current is None:
+                        self._restore("faults.json removed")
+                    else:
+                        self._apply_file()
+                elif self.until is not None and time.time() >= self.until:
+                    self._restore("faults.json for_seconds elapsed")
+            except Exception:  # pragma: no cover - the control must never take the world down
+                log.exception("fault control")
+
+    def _faults(self):
+        assert self.world.server is not None
+        return self.world.server.faults
+
+    def _apply_file(self) -> None:
+        try:
+            raw = self.path.read_bytes()[: self.MAX_BYTES + 1]
+            if len(raw) > self.MAX_BYTES:
+                raise ValueError(f"larger than {self.MAX_BYTES} bytes")
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("expected a JSON object")
+            unknown = sorted(set(data) - {"api", "for_seconds"})
+            if unknown:
+                raise ValueError(f"unknown key(s): {', '.join(unknown)}")
+            api = data.get("api") or {}
+            if not isinstance(api, dict):
+                raise ValueError('"api" must be an object')
+            seconds = data.get("for_seconds")
+            if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                        or seconds < 0):
+                raise ValueError('"for_seconds" must be a number >= 0')
+            self._faults().set_from(api)
+        except (OSError, ValueError, TypeError) as exc:
+            if isinstance(exc, FileNotFoundError):
+                return
+            self.error = f"{self.path.name}: {exc}"
+            log.warning("ignoring %s", self.error)
+            self._write_active()
+            return
+        self.error = None
+        self.source = "faults.json"
+        self.until = None if seconds is None else time.time() + float(seconds)
+        log.info("API faults from faults.json%s: %s", "" if seconds is None else f" for {seconds}s",
+                 self._faults().to_dict())
+        self._write_active()
+
+    def _restore(self, why: str) -> None:
+        self._faults().set_from(self.startup)
+        self.until = None
+        self.source = "serve"
+        self.error = None
+        log.info("API faults back to the start-up configuration (%s)", why)
+        self._write_active()
+
+    def _write_active(self, bump: bool = True) -> None:
+        if bump:
+            self.generation += 1
+        faults = self._faults()
+        self._counters = faults.counters()
+        doc = {"generation": self.generation, "source": self.source, "api": faults.to_dict(), "until": self.until,
+               "error": self.error, "counters": self._counters}
+        write_private(self.active_path, json.dumps(doc) + "\n", 0o644)

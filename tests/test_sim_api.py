@@ -1118,3 +1118,46 @@ def test_tokens_survive_a_snapshot(prom_world):
     assert restored.store.review_token(tok)["name"] == PROM
     guest_tok = w["guest_store"].create_token(MON, PROM, {})["status"]["token"]
     assert restored.get_guest("clusters", "perf-0001").review_token(guest_tok) is None   # issued after the snapshot
+
+
+def test_fault_scope_by_user_agent_410_gone_watches_and_settings_round_trip(server, ns):
+    url = f"{server.url}/api/v1/namespaces/{ns}/configmaps"
+    operator = {"User-Agent": "hypershift-operator/sim (linux/amd64) kubernetes/$Format"}
+    cli = {"User-Agent": "hypershift/v0.0.0 (linux/amd64) kubernetes/$Format"}
+    try:
+        server.faults.set(error_rate=1.0)  # every client but the simulated operator
+        assert requests.get(url, headers=auth(), timeout=5).status_code == 503
+        assert requests.get(url, headers=dict(auth(), **cli), timeout=5).status_code == 503
+        assert requests.get(url, headers=dict(auth(), **operator), timeout=5).status_code == 200
+        server.faults.set(error_rate=1.0, agents="hypershift/")  # only the CLI
+        assert requests.get(url, headers=dict(auth(), **cli), timeout=5).status_code == 503
+        assert requests.get(url, headers=auth(), timeout=5).status_code == 200
+        server.faults.set(error_rate=1.0, agents=["hypershift-operator/"])  # named: the operator too
+        assert requests.get(url, headers=dict(auth(), **operator), timeout=5).status_code == 503
+
+        server.faults.set(watch_gone_rate=1.0)
+        listing = requests.get(url, headers=auth(), timeout=5)
+        rv = listing.json()["metadata"]["resourceVersion"]
+        r = requests.get(url, params={"watch": "true", "resourceVersion": rv, "timeoutSeconds": "5"}, headers=auth(),
+                         timeout=10)
+        event = json.loads(r.text.splitlines()[0])
+        assert r.status_code == 200 and event["type"] == "ERROR"
+        assert event["object"]["code"] == 410 and event["object"]["reason"] == "Expired"
+        assert server.faults.gone_watches == 1
+        # a watch without a resourceVersion cannot be "too old": served as usual
+        t0 = time.monotonic()
+        r = requests.get(url, params={"watch": "true", "timeoutSeconds": "1"}, headers=auth(), timeout=10)
+        assert r.status_code == 200 and "ERROR" not in r.text and time.monotonic() - t0 >= 0.9
+
+        settings = {"error_rate": 0.5, "error_code": 500, "delay": 0.0, "drop_watches_after": 2.0,
+                    "watch_gone_rate": 0.1, "path_prefix": "/apis/", "verbs": ["list", "watch"],
+                    "agents": ["OpenAPI-Generator"], "retry_after": 2}
+        assert server.faults.set_from(settings).to_dict() == settings
+        with pytest.raises(ValueError):
+            server.faults.set_from({"error_rat": 1})
+        with pytest.raises(ValueError):
+            server.faults.set(watch_gone_rate=2)
+        with pytest.raises(ValueError):
+            server.faults.set(error_code=200)
+    finally:
+        server.faults.reset()

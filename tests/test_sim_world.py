@@ -226,7 +226,8 @@ def json_logs(stderr: str) -> list[dict]:
 def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("simworld")
     w = SimWorld(base / "world", "--speed", str(SPEED), "--seed", "5", "--fail-clusters", "2",
-                 "--destroy-fail-clusters", "3", "--stuck-clusters", "4").start()
+                 "--destroy-fail-clusters", "3", "--stuck-clusters", "4", "--cli-crash-clusters", "61",
+                 "--cli-crash-early-clusters", "62", "--cli-hang-clusters", "63", "--degraded-clusters", "64").start()
     yield w
     w.stop()
 
@@ -722,6 +723,55 @@ def test_stuck_cluster_and_cli_sigint(world, tmp_path):
                                   "error": "context canceled"}
     r = world.cli("destroy", "cluster", "aws", "--name", "perf-0004")
     assert r.returncode == 0, r.stderr
+
+
+def test_cli_crash_hang_and_degraded_cluster(world, tmp_path):
+    """CLI faults by index: a Go panic after the HostedCluster (61) or before anything (62), a hang (63); and a
+    control plane that stays Degraded (64)."""
+    custom, _ = kube(world.kubeconfig)
+    faults = world.world["faults"]
+    assert (faults["cli_crash_clusters"], faults["cli_crash_early_clusters"], faults["cli_hang_clusters"],
+            faults["degraded_clusters"]) == ([61], [62], [63], [64])
+    assert faults["api"]["error_rate"] == 0.0 and faults["api"]["error_code"] == 503
+
+    r = world.cli(*world.create_args("flt-0061", 1), cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.splitlines()[-1].startswith("\t/hypershift/main.go")
+    assert "panic: runtime error: invalid memory address or nil pointer dereference" in r.stderr
+    assert "goroutine 1 [running]:" in r.stderr
+    assert any(e.get("msg") == "Applied Kube resource" and e.get("kind") == "HostedCluster" for e in json_logs(r.stderr))
+    assert get_hc(custom, "flt-0061") is not None  # created: someone must account for it
+    assert not [np for np in custom.list_namespaced_custom_object(GROUP, VERSION, "clusters", "nodepools")["items"]
+                if np["spec"]["clusterName"] == "flt-0061"]
+
+    r = world.cli(*world.create_args("flt-0062", 1), cwd=tmp_path)
+    assert r.returncode == 2 and "panic: runtime error" in r.stderr
+    assert get_hc(custom, "flt-0062") is None
+
+    p = world.cli_async(*world.create_args("flt-0063", 1), cwd=tmp_path)
+    wait_for(lambda: get_hc(custom, "flt-0063"), 20, "the hanging CLI to apply its objects")
+    time.sleep(0.3)
+    assert p.poll() is None
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=15)
+    assert p.returncode == 1 and "Aborted..." in err and err.strip().splitlines()[-1] == "context canceled"
+
+    r = world.cli(*world.create_args("flt-0064", 1), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    degraded = wait_for(lambda: (lambda c: c if c.get("status") == "True" else None)(
+        cond(get_hc(custom, "flt-0064"), "Degraded")), 20, "Degraded=True")
+    assert degraded["reason"] == "UnavailableReplicas"
+    # one replica: the CLI's default --control-plane-availability-policy is SingleReplica
+    assert degraded["message"] == "kube-apiserver deployment has 1 unavailable replicas"
+    time.sleep(0.5)  # several modelled install durations
+    hc = get_hc(custom, "flt-0064")
+    assert cond(hc, "EtcdAvailable")["status"] == "True" and cond(hc, "Available")["status"] == "False"
+    assert cond(hc, "KubeAPIServerAvailable")["status"] == "False" and terminal_failure(hc) is None
+    truth = [t for t in transitions(world.dir / "transitions.jsonl") if t["cluster"] == "flt-0064"]
+    assert [t for t in truth if t["phase"] == "degraded"][0]["time"] == degraded["lastTransitionTime"]
+    assert "control_plane_available" not in {t["phase"] for t in truth}
+    for name in ("flt-0061", "flt-0063", "flt-0064"):
+        r = world.cli("destroy", "cluster", "aws", "--name", name)
+        assert r.returncode == 0, r.stderr
 
 
 # =============================================================== real server

@@ -46,6 +46,7 @@ CLEANUP_ANNOTATION = "hypershift.openshift.io/cleanup-cloud-resources"
 CPO_IMAGE_ANNOTATION = "hypershift.openshift.io/control-plane-operator-image"
 LATEST_SUPPORTED = "4.20.0"
 REQUEST_TIMEOUT = (5, 30)
+USER_AGENT = "hypershift/v0.0.0 (linux/amd64) kubernetes/$Format"  # what the real CLI's client-go sends
 
 
 # ====================================================================== errors
@@ -119,6 +120,7 @@ class World:
         self.release_image = data.get("release_image") or ""
         self.commit = data.get("cli_commit") or "0000000000000000000000000000000000000000"
         self.dump_max_attempts = int(data.get("dump_max_attempts") or 720)
+        self.faults = model.Faults.from_dict(data.get("faults") or {})
         params = data.get("model") or {}
         fields = {f for f in model.ModelParams.__dataclass_fields__}
         kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k in fields}
@@ -459,6 +461,7 @@ class Kube:
         self.k8s = k8s
         self.host = cfg.host
         self.api = k8s.ApiClient(cfg)
+        self.api.user_agent = USER_AGENT  # as client-go's rest.DefaultKubernetesUserAgent()
         self.custom = k8s.CustomObjectsApi(self.api)
         self.core = k8s.CoreV1Api(self.api)
 
@@ -715,6 +718,9 @@ def _create_cluster_aws(inv: Invocation, ctx: Deadline) -> None:
         for z in zones:
             LOG.info("Using zone", "zone", z)
         ctx.sleep(world.real(plan.infra * 0.3))
+        if world.faults.cli_crash(name) == "early":
+            _go_panic("github.com/openshift/hypershift/cmd/infra/aws.(*CreateInfraOptions).CreateInfra",
+                      "/hypershift/cmd/infra/aws/create.go:262")
         LOG.info("Found existing public zone", "name", base_domain, "id", public_zone)
         LOG.info("Enabled DNS support on VPC", "id", vpc)
         LOG.info("Enabled DNS hostnames on VPC", "id", vpc)
@@ -880,14 +886,48 @@ def _create_cluster_aws(inv: Invocation, ctx: Deadline) -> None:
         return
 
     assert kube is not None
+    crash = world.faults.cli_crash(name) == "after_hostedcluster"
     for obj in objects:
         ctx.check()
+        if crash and obj["kind"] == "NodePool":  # the HostedCluster exists, its NodePools never will
+            _go_panic("github.com/openshift/hypershift/cmd/cluster/core.apply",
+                      "/hypershift/cmd/cluster/core/create.go:437")
         _apply(kube, obj)
         LOG.info("Applied Kube resource", "kind", obj["kind"], "namespace", obj["metadata"].get("namespace", ""),
                  "name", obj["metadata"]["name"])
+    if world.faults.cli_hang(name):
+        _hang(ctx)
     if v["wait"]:
         LOG.info("Waiting for cluster rollout")
         _wait_rollout(kube, ns, name, ctx, world)
+
+
+HANG_LIMIT = 24 * 3600.0  # real seconds: even a hung stand-in goes away eventually
+
+
+def _go_panic(func: str, where: str) -> None:
+    """Crash like a Go program: the panic and goroutine trace on stderr, exit status 2, no clean-up."""
+    sys.stdout.flush()
+    sys.stderr.write(
+        "panic: runtime error: invalid memory address or nil pointer dereference\n"
+        "[signal SIGSEGV: segmentation violation code=0x1 addr=0x28 pc=0x2f1c3a4]\n\n"
+        "goroutine 1 [running]:\n"
+        f"{func}(...)\n\t{where} +0x1c4\n"
+        "github.com/openshift/hypershift/cmd/cluster/aws.NewCreateCommand.func1(0xc000a8e308, {0x4a5c1e0, 0x0, 0x1e})\n"
+        "\t/hypershift/cmd/cluster/aws/create.go:118 +0x2b6\n"
+        "github.com/spf13/cobra.(*Command).execute(0xc000a8e308, {0xc0001b4000, 0x1e, 0x1e})\n"
+        "\t/hypershift/vendor/github.com/spf13/cobra/command.go:985 +0xaca\n"
+        "main.main()\n\t/hypershift/main.go:71 +0x2e5\n")
+    sys.stderr.flush()
+    os._exit(2)
+
+
+def _hang(ctx: Deadline) -> None:
+    """Block (no API traffic, no output) until killed or interrupted (SIGINT: ``Aborted...``)."""
+    end = time.monotonic() + HANG_LIMIT
+    while time.monotonic() < end:
+        ctx.check()
+        time.sleep(0.5)
 
 
 def _version_check(kube: Kube, cli_commit: str) -> None:
