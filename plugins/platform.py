@@ -70,6 +70,17 @@ def terminal_failure(hc: dict) -> str | None:
     return None
 
 
+def hc_state(hc: dict) -> str:
+    """The HostedCluster's Available and Degraded conditions in a line, for error messages."""
+    parts = []
+    for ctype in ("Available", "Degraded"):
+        cond = condition(hc, ctype)
+        if cond:
+            text = f"{ctype}={cond.get('status')} ({cond.get('reason')})"
+            parts.append(f"{text}: {cond['message']}" if cond.get("message") else text)
+    return "; ".join(parts)
+
+
 def rolled_out(hc: dict) -> bool:
     """The reference's "fully rolled out" predicate (§1.7)."""
     status = hc.get("status") or {}
@@ -199,11 +210,13 @@ class HypershiftPlatform:
         """
         timings: dict = {}
         name, ns = spec.name, self.namespace
+        seen = {"state": ""}       # the HostedCluster's last conditions, for a timeout's message
         try:
             def control_plane(objs):
                 hc = objs.get(name)
                 if hc is None:
                     return None
+                seen["state"] = hc_state(hc)
                 timings.setdefault("hc_created", normalize_time(hc["metadata"].get("creationTimestamp")))
                 failure = terminal_failure(hc)
                 if failure:
@@ -253,6 +266,7 @@ class HypershiftPlatform:
                 hc = objs.get(name)
                 if hc is None:
                     raise ClusterFailed("the HostedCluster disappeared while installing")
+                seen["state"] = hc_state(hc)
                 failure = terminal_failure(hc)
                 if failure:
                     raise ClusterFailed(failure)
@@ -265,7 +279,12 @@ class HypershiftPlatform:
             timings["ready"] = _latest([timings["control_plane_available"], timings["nodepools_ready"],
                                         timings["workers_ready"], timings["install_completed"]])
             return timings
-        except (ClusterFailed, WaitTimeout) as exc:
+        except WaitTimeout as exc:
+            if seen["state"]:
+                exc = WaitTimeout(f"{exc}; the HostedCluster last said: {seen['state']}")
+            exc.timings = timings
+            raise exc from None
+        except ClusterFailed as exc:
             exc.timings = timings
             raise
 
