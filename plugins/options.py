@@ -26,6 +26,11 @@ ENV_PREFIX = "HCP_SCALE_"
 KEEP_POLICIES = ("on-failure", "always", "never")
 PLATFORMS = ("sim", "hypershift", "rosa")
 MGMT_METRICS = ("auto", "on", "off")
+# --sim-* options naming cluster indices -> the `python -m sim serve` flag of the same fault
+SIM_CLUSTER_FAULTS = {"sim_fail_clusters": "--fail-clusters", "sim_stuck_clusters": "--stuck-clusters",
+                      "sim_destroy_fail_clusters": "--destroy-fail-clusters",
+                      "sim_load_fail_clusters": "--load-fail-clusters", "sim_cli_crash_clusters": "--cli-crash-clusters",
+                      "sim_cli_hang_clusters": "--cli-hang-clusters", "sim_degraded_clusters": "--degraded-clusters"}
 AVAILABLE_PLATFORMS = ("sim", "hypershift")
 MAX_CLUSTERS = 9999  # the index is zero-padded to four digits in ids and names
 SEED_MAX = 6
@@ -381,6 +386,14 @@ OPTIONS: tuple[Option, ...] = (
            parse_index_list, "", metavar="I[,I...]"),
     Option("--sim-destroy-fail-clusters", "Cluster indices whose deletion never completes in the simulated world.",
            parse_index_list, "", metavar="I[,I...]"),
+    Option("--sim-cli-crash-clusters", "Cluster indices whose hypershift create panics after creating the "
+           "HostedCluster, in the simulated world.", parse_index_list, "", metavar="I[,I...]"),
+    Option("--sim-cli-hang-clusters", "Cluster indices whose hypershift create hangs until killed, in the simulated "
+           "world.", parse_index_list, "", metavar="I[,I...]"),
+    Option("--sim-degraded-clusters", "Cluster indices whose control plane stays Degraded and never Available, in "
+           "the simulated world.", parse_index_list, "", metavar="I[,I...]"),
+    Option("--sim-api-error-rate", "Fraction of the harness's management API requests the simulated world answers "
+           "with 503 (retried with backoff).", parse_fraction, 0.0, metavar="F"),
     # ---- --platform hypershift: the management cluster, credentials and CLIs
     Option("--mgmt-kubeconfig", "Kubeconfig of the HyperShift management cluster (--platform hypershift).",
            parse_existing_file, None, metavar="PATH"),
@@ -571,6 +584,10 @@ class Settings:
     sim_stuck_clusters: list[int]
     sim_destroy_fail_clusters: list[int]
     sim_load_fail_clusters: list[int] = field(default_factory=list)
+    sim_cli_crash_clusters: list[int] = field(default_factory=list)
+    sim_cli_hang_clusters: list[int] = field(default_factory=list)
+    sim_degraded_clusters: list[int] = field(default_factory=list)
+    sim_api_error_rate: float = 0.0
     mgmt_kubeconfig: str | None = None
     mgmt_cluster: str | None = None
     ocm_url: str = "https://api.stage.openshift.com"
@@ -706,8 +723,7 @@ def build_settings(config: pytest.Config) -> Settings:
     if sources["sim_dir"] != "default" and platform != "sim":
         raise pytest.UsageError(f"--sim-dir only applies to --platform sim, not {platform}")
     if values["sim_dir"]:
-        for dest in ("sim_speed", "sim_seed", "sim_fail_clusters", "sim_failure_rate", "sim_stuck_clusters",
-                     "sim_destroy_fail_clusters", "sim_load_fail_clusters"):
+        for dest in ("sim_speed", "sim_seed", "sim_failure_rate", "sim_api_error_rate", *SIM_CLUSTER_FAULTS):
             if sources[dest] != "default":
                 flag = OPTION_BY_DEST[dest].flag
                 raise pytest.UsageError(f"{flag} configures a world started for the run; with --sim-dir give it to "
@@ -716,7 +732,7 @@ def build_settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError(f"--sim-dir {values['sim_dir']}: no simulated world is served there (no kubeconfig; "
                                 "start one with: python -m sim serve --dir DIR)")
     count = values["cluster_count"]
-    for dest in ("sim_fail_clusters", "sim_stuck_clusters", "sim_destroy_fail_clusters", "sim_load_fail_clusters"):
+    for dest in SIM_CLUSTER_FAULTS:
         beyond = [i for i in values[dest] if i > count]
         if beyond:
             flag = OPTION_BY_DEST[dest].flag

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from . import process
+from .options import SIM_CLUSTER_FAULTS
 from .kube import Kube, WaitTimeout, condition, condition_true, format_time, normalize_time, parse_time
 from .rundir import isotime, write_json, write_private
 
@@ -417,14 +418,14 @@ class SimWorld:
         (folder / "ready").unlink(missing_ok=True)
         argv = [sys.executable, "-m", "sim", "serve", "--dir", str(folder), "--speed", repr(settings.sim_speed),
                 "--seed", str(settings.sim_seed)]
-        for flag, values in (("--fail-clusters", settings.sim_fail_clusters),
-                             ("--stuck-clusters", settings.sim_stuck_clusters),
-                             ("--destroy-fail-clusters", settings.sim_destroy_fail_clusters),
-                             ("--load-fail-clusters", settings.sim_load_fail_clusters)):
+        for dest, flag in SIM_CLUSTER_FAULTS.items():
+            values = getattr(settings, dest)
             if values:
                 argv += [flag, ",".join(str(v) for v in values)]
         if settings.sim_failure_rate:
             argv += ["--failure-rate", repr(settings.sim_failure_rate)]
+        if settings.sim_api_error_rate:     # the harness's own requests (the kubernetes client), not the CLIs'
+            argv += ["--api-error-rate", repr(settings.sim_api_error_rate), "--api-fault-agents", "OpenAPI-Generator"]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         proc = process.spawn(argv, log_path=folder / "serve.log", env=env)

@@ -285,3 +285,18 @@ def yaml_kubeconfig(world_dir: Path) -> dict:
 
     kc = yaml.safe_load((world_dir / "kubeconfig").read_text())
     return {"server": kc["clusters"][0]["cluster"]["server"], "token": kc["users"][0]["user"]["token"]}
+
+
+def test_harness_sim_options_reach_the_world_it_starts(scale_project, tmp_path):
+    """--sim-cli-crash-clusters / --sim-degraded-clusters / --sim-api-error-rate configure the run's own world."""
+    path = tmp_path / "run"
+    result = scale_project.runpytest_subprocess(
+        "tests_scale", "--path", str(path), "--sim-speed", "3000", "--cluster-count", "3", "--install-timeout", "3",
+        "--sim-cli-crash-clusters", "1", "--sim-degraded-clusters", "2", "--sim-api-error-rate", "0.2", timeout=120)
+    result.assert_outcomes(passed=1, errors=2)
+    world = json.loads((path / "sim" / "world.json").read_text())
+    assert world["faults"]["api"]["error_rate"] == 0.2
+    by_index = {c["index"]: c for c in summary(path)["clusters"]}
+    assert [by_index[i]["final"] for i in (1, 2, 3)] == ["kept", "kept", "destroyed"]
+    assert "create command exited 2" in by_index[1]["error"]
+    assert "Degraded=True (UnavailableReplicas)" in by_index[2]["error"]
