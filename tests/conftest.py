@@ -9,6 +9,24 @@ import pytest
 
 from tests.simworld import SimWorld
 
+
+def _load_kubernetes_models() -> None:
+    """Import every model and API class of the kubernetes client now.
+
+    The client loads them lazily, and pytester's in-process runs drop the modules first
+    imported during a run: a later call would then validate its argument against a fresh
+    copy of the class and refuse an instance of the old one (V1Namespace is not V1Namespace).
+    """
+    import kubernetes.client.api as apis
+    import kubernetes.client.models as models
+
+    for module in (models, apis):
+        for name in getattr(module, "__all__", []):
+            getattr(module, name)
+
+
+_load_kubernetes_models()
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
