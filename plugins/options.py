@@ -166,40 +166,41 @@ def parse_word(name: str, raw: str) -> str:
     return value
 
 
-def parse_http_url(name: str, raw: str) -> str:
+def _http_url(raw: str) -> str | None:
+    """``raw`` as an http(s) URL without a trailing slash, or None when it is not one."""
     value = str(raw).strip()
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    return value.rstrip("/") if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def parse_http_url(name: str, raw: str) -> str:
+    value = _http_url(raw)
+    if value is None:
         raise pytest.UsageError(f"{name}: expected an http(s) URL, got {raw!r}")
-    return value.rstrip("/")
+    return value
+
+
+def parse_matching(pattern: str, example: str) -> Callable[[str, str], str]:
+    """A parser accepting values that match ``pattern`` entirely (e.g. an AWS region)."""
+    def parse(name: str, raw: str) -> str:
+        value = str(raw).strip()
+        if not re.fullmatch(pattern, value):
+            raise pytest.UsageError(f"{name}: expected {example}, got {raw!r}")
+        return value
+
+    return parse
+
+
+parse_region = parse_matching(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+", "an AWS region such as us-east-1")
+parse_role_arn = parse_matching(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+",
+                                "an IAM role ARN such as arn:aws:iam::123456789012:role/name")
+parse_instance_type = parse_matching(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an instance type such as m5.xlarge")
 
 
 def parse_domain(name: str, raw: str) -> str:
     value = str(raw).strip().rstrip(".")
     if len(value) > 253 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+", value):
         raise pytest.UsageError(f"{name}: expected a DNS domain such as perf.example.com, got {raw!r}")
-    return value
-
-
-def parse_region(name: str, raw: str) -> str:
-    value = str(raw).strip()
-    if not re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+", value):
-        raise pytest.UsageError(f"{name}: expected an AWS region such as us-east-1, got {raw!r}")
-    return value
-
-
-def parse_role_arn(name: str, raw: str) -> str:
-    value = str(raw).strip()
-    if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", value):
-        raise pytest.UsageError(f"{name}: expected an IAM role ARN such as arn:aws:iam::123456789012:role/name, "
-                                f"got {raw!r}")
-    return value
-
-
-def parse_instance_type(name: str, raw: str) -> str:
-    value = str(raw).strip()
-    if not re.fullmatch(r"[a-z][a-z0-9-]*\.[a-z0-9]+", value):
-        raise pytest.UsageError(f"{name}: expected an instance type such as m5.xlarge, got {raw!r}")
     return value
 
 
@@ -246,11 +247,10 @@ def parse_existing_dir(name: str, raw: str) -> str:
 
 
 def parse_es_url(name: str, raw: str) -> str:
-    value = str(raw).strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    value = _http_url(raw)
+    if value is None:
         raise pytest.UsageError(f"{name}: expected an http(s) URL")  # the value may hold credentials: not shown
-    return value.rstrip("/")
+    return value
 
 
 OCM_ALIASES = {"production": "https://api.openshift.com", "prod": "https://api.openshift.com",
@@ -260,11 +260,11 @@ OCM_ALIASES = {"production": "https://api.openshift.com", "prod": "https://api.o
 
 
 def parse_ocm_url(name: str, raw: str) -> str:
-    value = str(raw).strip()
-    value = OCM_ALIASES.get(value.lower(), value)
-    if not re.match(r"^https?://[^\s/]+", value):
+    text = str(raw).strip()
+    value = _http_url(OCM_ALIASES.get(text.lower(), text))
+    if value is None:
         raise pytest.UsageError(f"{name}: expected a URL or one of production, staging, integration, got {raw!r}")
-    return value.rstrip("/")
+    return value
 
 
 def parse_ocp_version(name: str, raw: str) -> str:

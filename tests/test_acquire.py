@@ -354,12 +354,12 @@ def _acquire_worker(tool: str, base: str, cache: str, log: str, barrier, results
         results.put({"error": repr(exc)})
 
 
-def test_two_processes_download_exactly_once(github, tmp_path):
-    asset = github.asset_path("v1.0.15", "ocm-linux-amd64")
-    github.delay[asset] = 0.5           # keep the first download in flight while the second arrives
+def acquire_in_two_processes(tool: str, server, asset: str, tmp_path) -> None:
+    """Two spawned processes acquire ``tool`` at once: one downloads, the other finds it in the cache."""
+    server.delay[asset] = 0.5           # keep the first download in flight while the second arrives
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_acquire_worker, args=("ocm", github.base, str(tmp_path / "cache"),
+    procs = [ctx.Process(target=_acquire_worker, args=(tool, server.base, str(tmp_path / "cache"),
                                                     str(tmp_path / f"w{i}.log"), barrier, results))
              for i in range(2)]
     for proc in procs:
@@ -371,7 +371,11 @@ def test_two_processes_download_exactly_once(github, tmp_path):
     assert all("error" not in g for g in got), got
     assert sorted(g["source"] for g in got) == ["cache", "download"]
     assert got[0]["path"] == got[1]["path"] and got[0]["sha256"] == got[1]["sha256"]
-    assert github.hits[asset] == 1
+    assert server.hits[asset] == 1
+
+
+def test_two_processes_download_exactly_once(github, tmp_path):
+    acquire_in_two_processes("ocm", github, github.asset_path("v1.0.15", "ocm-linux-amd64"), tmp_path)
 
 
 # ---------------------------------------------------------------- hypershift built from a local git repository
@@ -742,20 +746,5 @@ def test_kube_burner_explicit_path_is_verified_not_copied(tmp_path):
 
 
 def test_kube_burner_two_processes_download_exactly_once(kb, tmp_path):
-    asset = kb.asset_path("v1.12.1", "kube-burner-ocp-V1.12.1-linux-x86_64.tar.gz")
-    kb.delay[asset] = 0.5
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_acquire_worker, args=("kube-burner-ocp", kb.base, str(tmp_path / "cache"),
-                                                       str(tmp_path / f"w{i}.log"), barrier, results))
-             for i in range(2)]
-    for proc in procs:
-        proc.start()
-    got = [results.get(timeout=60) for _ in procs]
-    for proc in procs:
-        proc.join(30)
-        assert proc.exitcode == 0
-    assert all("error" not in g for g in got), got
-    assert sorted(g["source"] for g in got) == ["cache", "download"]
-    assert got[0]["path"] == got[1]["path"] and got[0]["sha256"] == got[1]["sha256"]
-    assert kb.hits[asset] == 1
+    acquire_in_two_processes("kube-burner-ocp", kb,
+                             kb.asset_path("v1.12.1", "kube-burner-ocp-V1.12.1-linux-x86_64.tar.gz"), tmp_path)
