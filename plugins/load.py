@@ -63,18 +63,20 @@ def load_timeout(settings: Settings) -> float:
     return settings.load_timeout or settings.cluster_load_duration + 3600
 
 
-def churn_args(settings: Settings) -> list[str]:
-    """Churn settings, always explicit (kube-burner's defaults changed between versions)."""
-    return ["--churn-duration", go_duration(settings.cluster_load_duration),
+def workload_args(settings: Settings, iterations_: int) -> list[str]:
+    """The workload with the run uuid, iterations, churn (always explicit: kube-burner's defaults changed
+    between versions) and timeout."""
+    return [settings.workload, "--uuid", settings.uuid, "--iterations", str(iterations_),
+            "--churn-duration", go_duration(settings.cluster_load_duration),
             "--churn-cycles", str(settings.cluster_load_churn_cycles),
             "--churn-delay", go_duration(settings.cluster_load_churn_delay),
-            "--churn-percent", str(settings.cluster_load_churn_percent)]
+            "--churn-percent", str(settings.cluster_load_churn_percent),
+            "--timeout", go_duration(load_timeout(settings))]
 
 
 def load_args(settings: Settings, iterations_: int, es_server: str | None = None) -> list[str]:
     """kube-burner-ocp's argv when no metrics-endpoint file is needed (local indexing, credential-free ES)."""
-    args = [settings.workload, "--uuid", settings.uuid, "--iterations", str(iterations_), *churn_args(settings),
-            "--timeout", go_duration(load_timeout(settings)), "--local-indexing"]
+    args = [*workload_args(settings, iterations_), "--local-indexing"]
     if es_server:
         args += ["--es-server", es_server, "--es-index", settings.load_es_index]
     return args
@@ -120,12 +122,10 @@ class LoadSetupError(Exception):
 
 @dataclass
 class LoadPlan:
-    """What to run: argv, the child's extra environment (secrets live only there), secrets to redact."""
+    """What to run: argv, and the child's extra environment (the secrets live only there)."""
 
     args: list[str]
     env: dict = field(default_factory=dict)
-    secrets: list = field(default_factory=list)
-    endpoints: list = field(default_factory=list)    # the metrics-endpoint entries, for the record
     notes: list = field(default_factory=list)
 
 
@@ -192,9 +192,8 @@ def plan_load(settings: Settings, folder: Path, iterations_: int, mgmt_url: str 
     _secrets.register(*env.values())
     path = folder / "load" / "metrics-endpoint.yml"
     write_private(path, yaml.safe_dump(entries, sort_keys=False))
-    args = [settings.workload, "--uuid", settings.uuid, "--iterations", str(iterations_), *churn_args(settings),
-            "--timeout", go_duration(load_timeout(settings)), "--metrics-endpoint", str(path), *extra]
-    return LoadPlan(args, env=env, secrets=list(env.values()), endpoints=entries, notes=notes)
+    args = [*workload_args(settings, iterations_), "--metrics-endpoint", str(path), *extra]
+    return LoadPlan(args, env=env, notes=notes)
 
 
 def job_summary(workdir: Path, run_uuid: str) -> dict:
@@ -226,7 +225,7 @@ def run_load(cli: str, settings: Settings, spec, folder: Path, secrets, mgmt_url
             fh.writelines(f"# note: {note}\n" for note in plan.notes)
     env = dict(os.environ, KUBECONFIG=str(folder / "kubeconfig"), **plan.env)
     result = process.run([cli, *plan.args], log_path=folder / "load.log", env=env, cwd=workdir,
-                         timeout=load_timeout(settings) + 120, secrets=[*secrets, *plan.secrets])
+                         timeout=load_timeout(settings) + 120, secrets=[*secrets, *plan.env.values()])
     summary = job_summary(workdir, settings.uuid)
     rc = result.returncode
     status = "success" if rc == 0 else "failed: timeout" if result.timed_out else RC_MEANING.get(rc, f"failed: rc {rc}")

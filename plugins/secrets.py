@@ -145,8 +145,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     config = session.config
     if not hasattr(config, "workerinput"):
-        register(*get_settings(config).secrets())
-        register(*pull_secret_auths(get_settings(config).pull_secret_file))
+        settings = get_settings(config)
+        register(*settings.secrets(), *pull_secret_auths(settings.pull_secret_file))
     ctx = config.stash.get(CONTEXT_KEY, None)
     if ctx is not None:
         register_run(ctx.platform)
