@@ -8,6 +8,8 @@ pytest_plugins = [
     "plugins.lifecycle",
     "plugins.load",
     "plugins.reporting",
+    "plugins.junit",
+    "plugins.htmlreport",
     "plugins.recording",
     "plugins.elastic",
 ]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .kube import parse_time
+from .rundir import epoch_seconds
 
 # field -> Elasticsearch type (also the Python type a value must have, or None)
 FIELDS: dict[str, str] = {
@@ -65,15 +66,7 @@ def doc_id(doc: dict) -> str:
 
 
 def seconds_between(start, end) -> float | None:
-    def epoch(value):
-        if value is None:
-            return None
-        if isinstance(value, (int, float)):
-            return float(value)
-        parsed = parse_time(value)
-        return parsed.timestamp() if parsed else None
-
-    a, b = epoch(start), epoch(end)
+    a, b = epoch_seconds(start), epoch_seconds(end)
     return None if a is None or b is None else round(b - a, 3)
 
 

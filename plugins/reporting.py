@@ -10,6 +10,7 @@ behind, with the command that removes it (``delete_command``).
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 
 import pytest
@@ -17,6 +18,8 @@ import pytest
 from .options import OPTION_BY_DEST, Settings, get_settings, go_duration
 from .rundir import RunDir, isotime, write_json
 from .session import CONTEXT_KEY, CONTROLLER_KEY, SELECTED_KEY, is_active, is_worker
+
+log = logging.getLogger("hcp.reporting")
 
 RESULTS_KEY = pytest.StashKey[dict]()
 SUMMARY_KEY = pytest.StashKey[dict]()
@@ -190,6 +193,17 @@ def pytest_sessionfinish(session: pytest.Session):
             summary = build_summary(config)
             config.stash[SUMMARY_KEY] = summary
             write_json(RunDir(summary["path"]).summary_path, summary)
+            write_run_report(summary["path"])
+
+
+def write_run_report(path: str) -> None:
+    """The run's own report.html and timeline.svg (never at the cost of the run's results)."""
+    try:
+        from . import runreport
+
+        runreport.write_report(path)
+    except Exception as exc:
+        log.warning("could not write the run's report: %s", exc)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
@@ -207,7 +221,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     tr.write_line(f"platform {where}; seed {summary['cluster_name_seed']} (names {summary['name_prefix']}-"
                   f"{summary['run_part']}-NNNN); batch size {batch['size'] or 'unlimited'}, delay "
                   f"{batch['delay_between_batch']:g}s; keep {summary['keep_clusters']}")
-    tr.write_line(f"run directory {summary['path']} (summary.json, ledger.jsonl)")
+    tr.write_line(f"run directory {summary['path']} (summary.json, ledger.jsonl, report.html, timeline.svg)")
     for entry in summary["clusters"]:
         if entry.get("final") in ("kept", "pending_deletion"):
             tr.write_line(f"  {entry.get('final'):<16} {entry['name']}  {entry.get('test_id') or ''}  "

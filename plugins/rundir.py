@@ -37,7 +37,7 @@ DESTROY_FAILED = "destroy_failed"    # still exists: pending deletion
 PENDING_DELETION = "pending_deletion"  # left behind unfinished (interrupt, crashed worker): must be deleted later
 
 # Files that stay with a cleaned-up run directory while any of its clusters is left.
-RUN_FILES = {"uuid", "cluster_name_seed", "ledger.jsonl", "summary.json", "sim"}
+RUN_FILES = {"uuid", "cluster_name_seed", "ledger.jsonl", "summary.json", "sim", "report.html", "timeline.svg"}
 
 # Where a cluster ends up, derived from its last decisive event.
 FINAL_STATES = {CREATE_FAILED: "not_created", KEPT: "kept", DESTROYED: "destroyed",
@@ -50,6 +50,27 @@ def utcnow() -> dt.datetime:
 
 def isotime(when: dt.datetime | None = None) -> str:
     return (when or utcnow()).astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def epoch_seconds(value: object) -> float | None:
+    """Seconds since the epoch of an ISO 8601 / RFC 3339 time (``Z`` or an offset; naive means UTC) or of a
+    number; None for anything else (missing, empty, not a time, a boolean)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text[-1] in "Zz":
+        text = text[:-1] + "+00:00"
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.timestamp()
 
 
 def write_private(path: Path, text: str) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+from . import progress
 from .options import Settings, get_settings
 from .pacing import PacerService
 from .platform import SimWorld, open_platform
@@ -250,9 +251,11 @@ class Controller:
             self.context = RunContext(uuid=s.uuid, path=str(self.rundir.path), name_prefix=s.name_prefix,
                                       run_part=part, platform=descriptor,
                                       pacer=list(self.pacer.address) if self.pacer else None, extras=extras)
+            status = progress.attach(self.config)  # None without a terminal (-p no:terminal)
+            live = status.refresh if status is not None and status.live else None  # the TTY's footer
             self.watcher = Watcher(descriptor["kubeconfig"], descriptor.get("namespace", "clusters"), s.uuid,
                                    s.watcher_delay, s.cluster_count, self.rundir.path / "watcher.jsonl",
-                                   emit=self._emit).start()
+                                   emit=self._emit, live=live).start()
         except BaseException:
             self.stop()
             raise
@@ -286,9 +289,7 @@ class Controller:
         return {"mgmt_prometheus": url}
 
     def _emit(self, text: str) -> None:
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(text)
+        progress.report(self.config, text)  # a plain line, or the TTY's status footer
 
     def stop(self) -> None:
         if self.watcher:
@@ -379,8 +380,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if controller is None:
         return
     if controller.watcher is not None:
-        controller.watcher.report()
         controller.watcher.stop()
+        # The last status: in watcher.jsonl, and as one plain line where the footer was (before the summary).
+        progress.finish(session.config, controller.watcher.report(emit=False))
         controller.watcher = None
     if controller.settings.mgmt_must_gather and controller.context is not None:
         platform = open_platform(controller.context.platform)

@@ -1,27 +1,42 @@
 """The controller's watcher: one watch over every HostedCluster of the run.
 
 It keeps the latest state of each cluster (from watch events, labelled with the
-run uuid) and every ``--watcher-delay`` seconds reports how many are
-Installing, Ready, Failed and Deleting — on the terminal, in the log and in
-``watcher.jsonl``.  It runs in daemon threads with bounded requests and a stop
-event, so it can never hold up the run.
+run uuid) and its ``metadata.creationTimestamp``, and every ``--watcher-delay``
+seconds reports how many are Installing, Ready, Failed and Deleting, how many
+are gone (destroyed), and the slowest clusters still installing (oldest first,
+with their age) — on the terminal, in the log and in ``watcher.jsonl``.
+Everything comes from the watch events already received: reporting makes no
+API request.
+
+With a live display (``live``, the terminal's status footer on a TTY) it also
+hands the status line over about once a second, and at once when the counts
+change.  It runs in daemon threads with bounded requests and a stop event, so
+it can never hold up the run.
+
+Ages are the controller's clock minus the API server's creationTimestamp, so
+they assume both clocks agree (a negative age shows as 0s).
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .kube import Kube, WaitTimeout
 from .platform import RUN_LABEL, rolled_out, terminal_failure
-from .rundir import isotime
+from .rundir import epoch_seconds, isotime
 
 log = logging.getLogger("hcp.watcher")
 
 STATES = ("installing", "ready", "failed", "deleting")
+GONE = "gone"
+SLOWEST = 3     # how many of the oldest installing clusters a status names
+TICK = 1.0      # seconds between refreshes of a live display
 
 
 def classify(hc: dict) -> str:
@@ -34,19 +49,63 @@ def classify(hc: dict) -> str:
     return "installing"
 
 
+def format_age(seconds: float) -> str:
+    """``45s``, ``12m04s``, ``1h02m03s``."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the watcher knows at one instant."""
+
+    when: float                                  # seconds since the epoch
+    counts: dict[str, int]                       # one entry per STATES
+    gone: int                                    # seen, then no longer listed (destroyed)
+    requested: int
+    slowest: tuple[tuple[str, int], ...] = field(default=())  # (name, age in s) of installing clusters, oldest first
+
+    def line(self) -> str:
+        c = self.counts
+        stamp = isotime(dt.datetime.fromtimestamp(self.when, dt.timezone.utc))[11:19]
+        text = (f"[watcher {stamp}] installing {c['installing']}, ready {c['ready']}, failed {c['failed']}, "
+                f"deleting {c['deleting']} (of {self.requested} requested), gone {self.gone}")
+        if self.slowest:
+            text += "; slowest: " + ", ".join(f"{name} {format_age(age)}" for name, age in self.slowest)
+        return text
+
+    def record(self) -> dict:
+        """The ``watcher.jsonl`` record."""
+        return {"time": isotime(dt.datetime.fromtimestamp(self.when, dt.timezone.utc)), **self.counts,
+                "gone": self.gone, "requested": self.requested,
+                "slowest": [{"name": name, "age_s": age} for name, age in self.slowest]}
+
+
 class Watcher:
     def __init__(self, kubeconfig: str, namespace: str, run_uuid: str, delay: float, requested: int,
-                 out: Path, emit: Callable[[str], None] | None = None):
+                 out: Path, emit: Callable[[str], None] | None = None,
+                 live: Callable[[str], None] | None = None, tick: float = TICK):
         self.kubeconfig = kubeconfig
         self.namespace = namespace
         self.selector = f"{RUN_LABEL}={run_uuid}"
         self.delay = delay
         self.requested = requested
         self.out = out
-        self.emit = emit
+        self.emit = emit          # the status line, every `delay` seconds
+        self.live = live          # the status line, every `tick` seconds and when the counts change
+        self.tick = tick
         self.states: dict[str, str] = {}
+        self.created: dict[str, float | None] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.wake = threading.Event()   # the counts changed (or stop): refresh the live display now
+        self._last_counts: tuple | None = None
         self.threads: list[threading.Thread] = []
 
     def start(self) -> "Watcher":
@@ -56,26 +115,47 @@ class Watcher:
             self.threads.append(thread)
         return self
 
+    # ------------------------------------------------------------ state
+    def apply(self, objs: dict[str, dict]) -> None:
+        """Take the current HostedClusters of the run (by name), as the watch sees them."""
+        with self.lock:
+            for name in self.states:
+                if name not in objs:
+                    self.states[name] = GONE
+            for name, hc in objs.items():
+                self.states[name] = classify(hc)
+                self.created[name] = epoch_seconds(hc["metadata"].get("creationTimestamp"))
+            values = list(self.states.values())
+        counts = tuple(values.count(state) for state in (*STATES, GONE))
+        if counts != self._last_counts:
+            self._last_counts = counts
+            if self.live is not None:
+                self.wake.set()
+
     def counts(self) -> dict[str, int]:
         with self.lock:
             values = list(self.states.values())
         return {state: values.count(state) for state in STATES}
 
-    def line(self) -> str:
-        c = self.counts()
-        return (f"[watcher {isotime()[11:19]}] installing {c['installing']}, ready {c['ready']}, "
-                f"failed {c['failed']}, deleting {c['deleting']} (of {self.requested} requested)")
+    def snapshot(self, now: float | None = None) -> Snapshot:
+        now = time.time() if now is None else now
+        with self.lock:
+            values = list(self.states.values())
+            installing = sorted((self.created[name], name) for name, state in self.states.items()
+                                if state == "installing" and self.created.get(name) is not None)
+        slowest = tuple((name, max(0, int(now - created))) for created, name in installing[:SLOWEST])
+        return Snapshot(when=now, counts={state: values.count(state) for state in STATES},
+                        gone=values.count(GONE), requested=self.requested, slowest=slowest)
 
+    def line(self, now: float | None = None) -> str:
+        return self.snapshot(now).line()
+
+    # ---------------------------------------------------------- threads
     def _watch(self) -> None:
         kube = Kube.from_kubeconfig(self.kubeconfig)
 
         def update(objs: dict[str, dict]):
-            with self.lock:
-                for name in list(self.states):
-                    if name not in objs and self.states[name] != "gone":
-                        self.states[name] = "gone"
-                for name, hc in objs.items():
-                    self.states[name] = classify(hc)
+            self.apply(objs)
             return True if self.stopping.is_set() else None
 
         try:
@@ -95,24 +175,47 @@ class Watcher:
             kube.close()
 
     def _report(self) -> None:
-        while not self.stopping.wait(self.delay):
-            self.report()
+        next_line = time.monotonic() + self.delay
+        while True:
+            timeout = next_line - time.monotonic()
+            if self.live is not None:
+                timeout = min(timeout, self.tick)
+            self.wake.wait(max(0.0, timeout))
+            if self.stopping.is_set():
+                return
+            self.wake.clear()
+            now = time.monotonic()
+            if now >= next_line:
+                next_line += self.delay
+                if next_line <= now:  # fell behind: one line now, the next a whole interval later
+                    next_line = now + self.delay
+                self.report()
+            elif self.live is not None:
+                self._call(self.live, self.line())
 
-    def report(self) -> None:
-        text = self.line()
+    @staticmethod
+    def _call(fn: Callable[[str], None], text: str) -> None:
+        try:
+            fn(text)
+        except Exception as exc:  # the terminal must not stop the watcher
+            log.debug("watcher output failed: %s", exc)
+
+    def report(self, emit: bool = True) -> str:
+        """Log the status, append it to ``watcher.jsonl`` and (``emit``) hand it to the terminal; return its line."""
+        snap = self.snapshot()
+        text = snap.line()
         log.info(text)
         try:
             with open(self.out, "a") as fh:
-                fh.write(json.dumps({"time": isotime(), **self.counts()}) + "\n")
+                fh.write(json.dumps(snap.record()) + "\n")
         except OSError:
             pass
-        if self.emit:
-            try:
-                self.emit(text)
-            except Exception:
-                pass
+        if emit and self.emit:
+            self._call(self.emit, text)
+        return text
 
     def stop(self) -> None:
         self.stopping.set()
+        self.wake.set()
         for thread in self.threads:
             thread.join(timeout=2)

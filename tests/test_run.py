@@ -244,6 +244,7 @@ def test_cleanup_removes_the_run_directory_but_not_kept_clusters(scale_project, 
     assert len(kept) == 1 and kept[0].endswith("-0001")
     assert (path / kept[0] / "dump").is_dir()
     assert "ledger.jsonl" in left  # the kept cluster can still be found and deleted later
+    assert "report.html" in left and "timeline.svg" in left  # and the run's report tells what happened
 
     clean = tmp_path / "clean"
     run_scale(scale_project, "--cluster-count", "1", "--cleanup", path=clean)
@@ -251,14 +252,28 @@ def test_cleanup_removes_the_run_directory_but_not_kept_clusters(scale_project, 
 
 
 def test_watcher_reports_counts(scale_project, tmp_path):
+    """Without a TTY (pytester's pipe): one plain line per --watcher-delay interval, never inside pytest's lines."""
     path = tmp_path / "run"
     result = run_scale(scale_project, "--cluster-count", "2", "--watcher-delay", "0.5", "--sim-speed", "600",
                        "-n", "2", path=path)
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*[[]watcher *installing *, ready *, failed *, deleting * (of 2 requested)*"])
-    lines = [json.loads(x) for x in (path / "watcher.jsonl").read_text().splitlines()]
-    assert any(line["installing"] > 0 for line in lines)
-    assert lines[-1]["installing"] == 0
+    result.stdout.fnmatch_lines(["*[[]watcher *installing *, ready *, failed *, deleting * (of 2 requested), gone *"])
+    records = [json.loads(x) for x in (path / "watcher.jsonl").read_text().splitlines()]
+    assert any(r["installing"] > 0 for r in records)
+    assert (records[-1]["installing"], records[-1]["gone"]) == (0, 2)
+    for r in records:
+        assert len(r["slowest"]) == min(3, r["installing"]) and r["requested"] == 2
+        assert all(s["name"].startswith("perfsc-") and s["age_s"] >= 0 for s in r["slowest"])
+        assert [s["age_s"] for s in r["slowest"]] == sorted((s["age_s"] for s in r["slowest"]), reverse=True)
+    assert any("; slowest: perfsc-" in line for line in result.stdout.lines)
+
+    out = result.stdout.str()
+    assert "\x1b" not in out
+    shown = [line for line in result.stdout.lines if "[watcher " in line]
+    assert all(line.startswith("[watcher ") for line in shown), "a status line inside pytest's output"
+    assert len(shown) == len(records), "one line per report (the intervals and the final one)"
+    span = ts(records[-1]["time"]) - ts(records[0]["time"])
+    assert len(records) <= span / 0.5 + 2, "more than one line per --watcher-delay interval"
 
 
 def test_runs_without_xdist_and_says_it_is_simulated(scale_project, tmp_path):
