@@ -597,7 +597,7 @@ def render_html(summary: dict, svg: str, base: str | Path, *, run_path: str | Pa
     uuid = str(summary.get("uuid") or "unknown")
     platform = summary.get("platform") if isinstance(summary.get("platform"), dict) else {}
     where = str(platform.get("name") or platform.get("kind") or "")
-    if platform.get("simulated"):
+    if platform.get("simulated") and "simulated" not in where.lower():
         where += " (simulated)"
     batch = summary.get("batch") if isinstance(summary.get("batch"), dict) else {}
     facts = [("uuid", uuid), ("seed", summary.get("cluster_name_seed")), ("platform", where),
