@@ -40,9 +40,14 @@ READ_RETRIES = urllib3.Retry(total=6, connect=2, read=2, status=6, backoff_facto
                              raise_on_status=False, respect_retry_after_header=True)
 
 
+USER_AGENT = "hcp-scale/1 (python kubernetes client)"
+
+
 def _retrying_client(cfg: k8s.Configuration) -> k8s.ApiClient:
     cfg.retries = READ_RETRIES
-    return k8s.ApiClient(configuration=cfg)
+    api = k8s.ApiClient(configuration=cfg)
+    api.user_agent = USER_AGENT  # so an API server's audit log (and the simulated world's counts) can tell us apart
+    return api
 
 
 class WaitTimeout(Exception):

@@ -23,7 +23,7 @@ import pytest
 
 from . import process
 from .options import SIM_CLUSTER_FAULTS
-from .kube import Kube, WaitTimeout, condition, condition_true, format_time, normalize_time, parse_time
+from .kube import USER_AGENT, Kube, WaitTimeout, condition, condition_true, format_time, normalize_time, parse_time
 from .rundir import isotime, write_json, write_private
 
 log = logging.getLogger("hcp.platform")
@@ -425,7 +425,7 @@ class SimWorld:
         if settings.sim_failure_rate:
             argv += ["--failure-rate", repr(settings.sim_failure_rate)]
         if settings.sim_api_error_rate:     # the harness's own requests (the kubernetes client), not the CLIs'
-            argv += ["--api-error-rate", repr(settings.sim_api_error_rate), "--api-fault-agents", "OpenAPI-Generator"]
+            argv += ["--api-error-rate", repr(settings.sim_api_error_rate), "--api-fault-agents", USER_AGENT.split("/")[0] + "/"]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         proc = process.spawn(argv, log_path=folder / "serve.log", env=env)

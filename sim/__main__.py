@@ -150,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--api-fault-path", default=None, metavar="PREFIX",
                    help="only request paths starting with PREFIX, e.g. /apis/hypershift.openshift.io/ or /guests/")
     a.add_argument("--api-fault-agents", default=None, metavar="PREFIXES",
-                   help="only clients whose User-Agent starts with one of these (comma list), e.g. OpenAPI-Generator "
-                        "(the kubernetes Python client) or hypershift/ (the stand-in CLI); default: every client "
+                   help="only clients whose User-Agent starts with one of these (comma list), e.g. hcp-scale/ "
+                        "(the harness) or hypershift/ (the stand-in CLI); default: every client "
                         "except the simulated operator")
     s.add_argument("--mgmt-kubeconfig", help="use this external API server (e.g. a real kube-apiserver with "
                                               "HyperShift's CRDs) for management objects; serve only guest APIs")

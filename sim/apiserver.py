@@ -498,7 +498,8 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 self.close_connection = True
         finally:
-            api._count(verb)
+            target = "guest" if self.path.startswith("/guests/") else "mgmt"
+            api._count(verb, self.headers.get("User-Agent") or "", target)
 
     # -- routing --------------------------------------------------------------------
 
@@ -867,6 +868,7 @@ class ApiServer:
         self._guests_lock = threading.Lock()
         self._mounts: list[tuple[str, Any]] = []
         self._counts: dict[str, int] = {}
+        self._by_client: dict[tuple[str, str, str], int] = {}
         self._counts_lock = threading.Lock()
         self._watches: set[Watcher] = set()
         self._watches_lock = threading.Lock()
@@ -1081,9 +1083,21 @@ class ApiServer:
                 paths.extend(f"/apis/{g}/{v}" for v in vs)
         return {"paths": sorted(paths)}
 
-    def _count(self, verb: str) -> None:
+    def _count(self, verb: str, agent: str = "", target: str = "mgmt") -> None:
+        client = agent.split("/", 1)[0].strip() or "unknown"
+        key = (client, target, verb)
         with self._counts_lock:
             self._counts[verb] = self._counts.get(verb, 0) + 1
+            self._by_client[key] = self._by_client.get(key, 0) + 1
+
+    @property
+    def requests_by_client(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Requests per client (User-Agent up to its first ``/``), API (``mgmt`` or ``guest``) and verb."""
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        with self._counts_lock:
+            for (client, target, verb), n in sorted(self._by_client.items()):
+                out.setdefault(client, {}).setdefault(target, {})[verb] = n
+        return out
 
     @property
     def request_count(self) -> int:
@@ -1100,6 +1114,7 @@ class ApiServer:
     def reset_counters(self) -> None:
         with self._counts_lock:
             self._counts.clear()
+            self._by_client.clear()
 
     def _watch_started(self, w: Watcher) -> None:
         with self._watches_lock:

@@ -42,6 +42,7 @@ import hashlib
 import json
 import logging
 import os
+import resource
 import secrets
 import sys
 import threading
@@ -213,6 +214,7 @@ class World:
                 self.save_state()
             finally:
                 self.server.stop(timeout=3.0)
+                self.write_usage()
         log.info("world stopped")
         if self._log_handler is not None:
             for name in ("sim",):
@@ -232,6 +234,17 @@ class World:
                 "external_mgmt": bool(self.config.mgmt_kubeconfig), "apiserver": self.server.snapshot()}
         write_private(self.state_path, json.dumps(data))
         log.info("state saved to %s", self.state_path)
+
+    def write_usage(self) -> None:
+        """``usage.json``: the API requests served per client, API and verb, and this process's CPU and memory."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        data = {"format": "sim.usage/v1", "written": time.time(), "pid": os.getpid(),
+                "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                "requests": self.server.requests_by_client if self.server is not None else {}}
+        try:
+            (self.dir / "usage.json").write_text(json.dumps(data, indent=1, sort_keys=True))
+        except OSError as exc:
+            log.warning("could not write usage.json: %s", exc)
 
     def _load_state(self) -> dict | None:
         if not self.state_path.exists():

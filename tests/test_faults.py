@@ -37,7 +37,7 @@ from tests.esserver import FakeElasticsearch
 from tests.simworld import wait_for
 from tests.test_run import summary, ts
 
-HARNESS_AGENT = "OpenAPI-Generator"  # the kubernetes Python client's User-Agent: the harness, not the stand-in CLI
+HARNESS_AGENT = "hcp-scale/"  # the harness's User-Agent (plugins/kube.py), not the stand-in CLI's
 
 
 @dataclass
