@@ -1,4 +1,4 @@
-"""Kubernetes API access for the harness: clients and watch-based waiting.
+"""Kubernetes API access for the harness: a lean REST client and watch-based waiting.
 
 Every wait here is a list followed by a watch from the list's resourceVersion:
 the harness learns about a change when the API server sends it, and times are
@@ -6,22 +6,33 @@ read from the objects themselves, never from when we happened to look.  Watches
 that end (server timeout, dropped connection) resume from the last
 resourceVersion seen; ``410 Gone`` relists; transient API errors back off and
 retry until the caller's deadline.
+
+The client speaks JSON over one urllib3 pool per API server and returns plain
+dicts.  It reads kubeconfigs itself (server, CA, insecure-skip-tls-verify,
+bearer token or token file, client certificate, basic auth); a kubeconfig whose
+user needs an ``exec`` or ``auth-provider`` plugin is read by the kubernetes
+package instead (imported only then).  Not importing the kubernetes client and
+its thousand model classes keeps every xdist worker small (see bench/scale.py).
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import logging
+import os
 import random
+import ssl
+import tempfile
 import threading
 import time
-from typing import Any, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import quote, urlencode
 
 import urllib3
 import yaml
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
-from kubernetes import watch as k8s_watch
-from kubernetes.client.rest import ApiException
 
 log = logging.getLogger("hcp.kube")
 
@@ -29,25 +40,26 @@ HYPERSHIFT_GROUP = "hypershift.openshift.io"
 HYPERSHIFT_VERSION = "v1beta1"
 WATCH_CHUNK = 300          # seconds a single watch request may stay open
 CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
 TRANSIENT_CODES = {0, 429, 500, 502, 503, 504}
+# Reads (GET: get, list, the start of a watch) answered 429/5xx, or whose connection failed, are retried with
+# exponential backoff (0.5, 1, 2, 4, 8 s; Retry-After honoured, at most 10 s): one-shot calls ride out a short
+# API outage as ``wait_for`` does.
+READ_ATTEMPTS = 6
+USER_AGENT = "hcp-scale/1 (python)"
+# Paths of the kinds the waits know.
+KIND_PATHS = {"hostedclusters": f"/apis/{HYPERSHIFT_GROUP}/{HYPERSHIFT_VERSION}",
+              "nodepools": f"/apis/{HYPERSHIFT_GROUP}/{HYPERSHIFT_VERSION}", "nodes": "/api/v1"}
 
 
-# Reads (GET: get, list, the start of a watch) answered 429/5xx are retried by urllib3 with exponential
-# backoff (0.5, 1, 2, 4, 8, 10 s; Retry-After honoured), connection failures twice: one-shot calls -- and
-# the tests' own calls through ``Kube`` clients -- ride out a short API outage as ``wait_for`` does.
-READ_RETRIES = urllib3.Retry(total=6, connect=2, read=2, status=6, backoff_factor=0.5, backoff_max=10.0,
-                             status_forcelist=sorted(TRANSIENT_CODES - {0}), allowed_methods=frozenset({"GET", "HEAD"}),
-                             raise_on_status=False, respect_retry_after_header=True)
+class ApiError(Exception):
+    """The API server answered with an error status (``status`` 0: no answer at all)."""
 
-
-USER_AGENT = "hcp-scale/1 (python kubernetes client)"
-
-
-def _retrying_client(cfg: k8s.Configuration) -> k8s.ApiClient:
-    cfg.retries = READ_RETRIES
-    api = k8s.ApiClient(configuration=cfg)
-    api.user_agent = USER_AGENT  # so an API server's audit log (and the simulated world's counts) can tell us apart
-    return api
+    def __init__(self, status: int, reason: str, message: str = ""):
+        super().__init__(f"({status}) {reason}" + (f": {message}" if message else ""))
+        self.status = status
+        self.reason = reason
+        self.message = message
 
 
 class WaitTimeout(Exception):
@@ -86,93 +98,262 @@ def condition_true(obj: dict, ctype: str) -> bool:
     return bool(cond) and cond.get("status") == "True"
 
 
+@dataclass
+class Connection:
+    """Where an API server is and how to authenticate to it (from a kubeconfig)."""
+
+    server: str
+    token: str | None = None
+    token_file: str | None = None
+    basic: tuple[str, str] | None = None
+    ca_file: str | None = None
+    ca_data: str | None = None          # PEM
+    cert_file: str | None = None
+    key_file: str | None = None
+    cert_data: bytes | None = None      # PEM
+    key_data: bytes | None = None
+    insecure: bool = False
+    tls_server_name: str | None = None
+
+    @classmethod
+    def from_kubeconfig(cls, path: str) -> "Connection":
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_kubeconfig_dict(yaml.safe_load(fh) or {}, base=Path(path).resolve().parent)
+
+    @classmethod
+    def from_kubeconfig_dict(cls, config: dict, base: Path | None) -> "Connection":
+        """The current context's cluster and user (relative file paths are relative to ``base``)."""
+        def named(section: str, name: str | None) -> dict:
+            for item in config.get(section) or []:
+                if name is None or item.get("name") == name:
+                    return item.get(section[:-1]) or {}
+            raise ValueError(f"kubeconfig: no {section[:-1]} {name!r}")
+
+        def file(value: str | None) -> str | None:
+            if not value:
+                return None
+            return str(base / value) if base is not None and not os.path.isabs(value) else value
+
+        context = named("contexts", config.get("current-context") or None)
+        cluster = named("clusters", context.get("cluster"))
+        user = named("users", context.get("user")) if config.get("users") else {}
+        if user.get("exec") or user.get("auth-provider"):
+            return cls._through_kubernetes_package(config, base)
+        server = cluster.get("server")
+        if not server:
+            raise ValueError("kubeconfig: the cluster has no server")
+        decoded = (lambda v: base64.b64decode(v) if v else None)
+        return cls(server=server, token=user.get("token"), token_file=file(user.get("tokenFile")),
+                   basic=(user["username"], user.get("password") or "") if user.get("username") else None,
+                   ca_file=file(cluster.get("certificate-authority")),
+                   ca_data=(decoded(cluster.get("certificate-authority-data")) or b"").decode() or None,
+                   cert_file=file(user.get("client-certificate")), key_file=file(user.get("client-key")),
+                   cert_data=decoded(user.get("client-certificate-data")),
+                   key_data=decoded(user.get("client-key-data")),
+                   insecure=bool(cluster.get("insecure-skip-tls-verify")),
+                   tls_server_name=cluster.get("tls-server-name"))
+
+    @classmethod
+    def _through_kubernetes_package(cls, config: dict, base: Path | None) -> "Connection":
+        """A user with an exec or auth-provider plugin: let the kubernetes package run it."""
+        from kubernetes import client as k8s
+        from kubernetes import config as k8s_config
+
+        cfg = k8s.Configuration()
+        loader = k8s_config.kube_config.KubeConfigLoader(config_dict=config,
+                                                         config_base_path=str(base) if base else "")
+        loader.load_and_set(cfg)
+        auth = cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken")
+        token = auth[7:] if auth and auth.startswith("Bearer ") else auth
+        return cls(server=cfg.host, token=token, ca_file=cfg.ssl_ca_cert, cert_file=cfg.cert_file,
+                   key_file=cfg.key_file, insecure=not cfg.verify_ssl)
+
+    def headers(self) -> dict[str, str]:
+        if self.token_file:
+            with open(self.token_file, encoding="utf-8") as fh:  # re-read: projected tokens rotate
+                return {"Authorization": f"Bearer {fh.read().strip()}"}
+        if self.token:
+            return {"Authorization": f"Bearer {self.token}"}
+        if self.basic:
+            return {"Authorization": "Basic " + base64.b64encode(":".join(self.basic).encode()).decode()}
+        return {}
+
+    def pool(self) -> urllib3.PoolManager:
+        if not self.server.startswith("https://"):
+            return urllib3.PoolManager(maxsize=4)
+        ctx = ssl.create_default_context(cafile=self.ca_file, cadata=self.ca_data)
+        if self.insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if self.cert_file:
+            ctx.load_cert_chain(self.cert_file, self.key_file)
+        elif self.cert_data:
+            _load_cert_data(ctx, self.cert_data, self.key_data)
+        kwargs = {"server_hostname": self.tls_server_name} if self.tls_server_name else {}
+        return urllib3.PoolManager(maxsize=4, ssl_context=ctx,
+                                   cert_reqs="CERT_NONE" if self.insecure else "CERT_REQUIRED", **kwargs)
+
+
+def _load_cert_data(ctx: ssl.SSLContext, cert: bytes, key: bytes | None) -> None:
+    """ssl loads client certificates from files only: private files that live as long as the call."""
+    with tempfile.TemporaryDirectory(prefix="hcp-kube-") as folder:
+        paths = []
+        for name, data in (("cert.pem", cert), ("key.pem", key)):
+            if data is None:
+                paths.append(None)
+                continue
+            path = os.path.join(folder, name)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            paths.append(path)
+        ctx.load_cert_chain(paths[0], paths[1])
+
+
+def _error(status: int, data: bytes | None) -> ApiError:
+    try:
+        body = json.loads(data or b"{}")
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    return ApiError(status, body.get("reason") or _REASONS.get(status, "Error"), body.get("message") or "")
+
+
+_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
+            410: "Gone", 422: "Invalid", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
+
+
+def _retry_after(resp, attempt: int) -> float:
+    delay = min(10.0, 0.5 * 2 ** (attempt - 1))
+    try:
+        return min(10.0, max(delay, float(resp.headers.get("Retry-After") or 0)))
+    except ValueError:
+        return delay
+
+
 class Kube:
     """A client for one API server (the management cluster or a hosted cluster)."""
 
-    def __init__(self, api_client: k8s.ApiClient):
-        self.api = api_client
-        self.custom = k8s.CustomObjectsApi(api_client)
-        self.core = k8s.CoreV1Api(api_client)
-        self.requests = 0  # API calls made through the helpers below, for benchmarks
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.server = conn.server.rstrip("/")
+        self.requests = 0  # API calls made through this client, for benchmarks
+        self._pool = conn.pool()
 
     @classmethod
     def from_kubeconfig(cls, path: str) -> "Kube":
-        cfg = k8s.Configuration()
-        k8s_config.load_kube_config(config_file=path, client_configuration=cfg)
-        return cls(_retrying_client(cfg))
+        return cls(Connection.from_kubeconfig(path))
 
     @classmethod
     def from_kubeconfig_text(cls, text: str) -> "Kube":
-        cfg = k8s.Configuration()
-        k8s_config.load_kube_config_from_dict(yaml.safe_load(text), client_configuration=cfg)
-        return cls(_retrying_client(cfg))
+        return cls(Connection.from_kubeconfig_dict(yaml.safe_load(text) or {}, base=None))
 
     def close(self) -> None:
         try:
-            self.api.close()
+            self._pool.clear()
         except Exception:  # pragma: no cover - best effort on shutdown
             pass
 
-    def as_dict(self, obj: Any) -> dict:
-        return obj if isinstance(obj, dict) else self.api.sanitize_for_serialization(obj)
+    # ------------------------------------------------------------ requests
+    def request(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
+                content_type: str = "application/json", timeout: float = READ_TIMEOUT) -> Any:
+        """One API call; the decoded JSON answer.  GETs are retried on 429/5xx and connection failures."""
+        url = self.server + path + (("?" + urlencode(params)) if params else "")
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **self.conn.headers()}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = content_type
+        attempts = READ_ATTEMPTS if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            self.requests += 1
+            try:
+                resp = self._pool.request(method, url, body=data, headers=headers, retries=False,
+                                          timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout))
+            except urllib3.exceptions.HTTPError as exc:
+                if attempt < min(attempts, 3):
+                    time.sleep(0.5 * 2 ** (attempt - 1))
+                    continue
+                raise ApiError(0, "ConnectionError", str(exc)) from None
+            if resp.status < 400:
+                return json.loads(resp.data) if resp.data else {}
+            if resp.status in TRANSIENT_CODES and attempt < attempts:
+                time.sleep(_retry_after(resp, attempt))
+                continue
+            raise _error(resp.status, resp.data)
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    # ---------------------------------------------------------- list calls
-    def lister(self, kind: str, namespace: str | None = None) -> Callable[..., Any]:
-        """A list function usable with ``watch.stream`` for ``kind``."""
-        if kind in ("hostedclusters", "nodepools"):
-            if namespace is None:
-                return lambda **kw: self.custom.list_cluster_custom_object(
-                    HYPERSHIFT_GROUP, HYPERSHIFT_VERSION, kind, **kw)
-            return lambda **kw: self.custom.list_namespaced_custom_object(
-                HYPERSHIFT_GROUP, HYPERSHIFT_VERSION, namespace, kind, **kw)
-        if kind == "nodes":
-            return self.core.list_node
-        raise ValueError(f"unsupported kind {kind}")
+    def get(self, path: str, **params) -> dict:
+        return self.request("GET", path, params=params or None)
+
+    def get_or_none(self, path: str, **params) -> dict | None:
+        """The object at ``path``, or None when it (or its API) does not exist."""
+        try:
+            return self.get(path, **params)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def watch(self, path: str, params: dict, timeout: int) -> Iterator[dict]:
+        """The events of one watch request (``timeoutSeconds`` = ``timeout``); an ``ERROR`` event raises ApiError."""
+        query = {**params, "watch": "true", "timeoutSeconds": str(timeout), "allowWatchBookmarks": "true"}
+        url = self.server + path + "?" + urlencode(query)
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **self.conn.headers()}
+        self.requests += 1
+        resp = self._pool.request("GET", url, headers=headers, retries=False, preload_content=False,
+                                  timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout + 30))
+        try:
+            if resp.status >= 400:
+                raise _error(resp.status, resp.read())
+            pending = b""
+            for chunk in resp.stream(None):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object") or {}
+                        raise ApiError(int(status.get("code") or 500), status.get("reason") or "Error",
+                                       status.get("message") or "")
+                    yield event
+        finally:
+            resp.close()  # an unfinished watch must not go back to the pool half-read
+            resp.release_conn()
+
+    # -------------------------------------------------------------- helpers
+    @staticmethod
+    def path(kind: str, namespace: str | None = None, name: str | None = None) -> str:
+        """The API path of ``kind`` objects (in ``namespace``; one named ``name``)."""
+        base = KIND_PATHS.get(kind)
+        if base is None:
+            raise ValueError(f"unsupported kind {kind}")
+        ns = f"/namespaces/{quote(namespace)}" if namespace else ""
+        return f"{base}{ns}/{kind}" + (f"/{quote(name)}" if name else "")
 
     def get_hosted_cluster(self, namespace: str, name: str) -> dict | None:
-        self.requests += 1
-        try:
-            return self.custom.get_namespaced_custom_object(
-                HYPERSHIFT_GROUP, HYPERSHIFT_VERSION, namespace, "hostedclusters", name,
-                _request_timeout=(CONNECT_TIMEOUT, 30))
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self.get_or_none(self.path("hostedclusters", namespace, name))
 
     def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
-        import base64
-
-        self.requests += 1
-        try:
-            secret = self.core.read_namespaced_secret(name, namespace, _request_timeout=(CONNECT_TIMEOUT, 30))
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        data = (secret.data or {}).get(key)
+        secret = self.get_or_none(f"/api/v1/namespaces/{quote(namespace)}/secrets/{quote(name)}")
+        data = ((secret or {}).get("data") or {}).get(key)
         return base64.b64decode(data).decode() if data else None
 
     def route_host(self, namespace: str, name: str) -> str | None:
         """``spec.host`` of an OpenShift Route; None when the route (or the route API) is not there."""
-        self.requests += 1
-        try:
-            route = self.custom.get_namespaced_custom_object("route.openshift.io", "v1", namespace, "routes", name,
-                                                             _request_timeout=(CONNECT_TIMEOUT, 30))
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        route = self.get_or_none(f"/apis/route.openshift.io/v1/namespaces/{quote(namespace)}/routes/{quote(name)}")
         return ((route or {}).get("spec") or {}).get("host") or None
 
     def service_account_token(self, namespace: str, name: str, seconds: int) -> str:
         """A bound token of a service account (TokenRequest) valid for ``seconds``."""
-        self.requests += 1
-        body = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[],
-                                                                             expiration_seconds=int(seconds)))
-        response = self.core.create_namespaced_service_account_token(name, namespace, body,
-                                                                     _request_timeout=(CONNECT_TIMEOUT, 30))
-        return response.status.token
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"audiences": [], "expirationSeconds": int(seconds)}}
+        response = self.request("POST", f"/api/v1/namespaces/{quote(namespace)}/serviceaccounts/{quote(name)}/token",
+                                body=body)
+        return response["status"]["token"]
 
     # ---------------------------------------------------------------- waits
     def wait_for(self, kind: str, predicate: Callable[[dict[str, dict]], Any], *, deadline: float,
@@ -186,12 +367,12 @@ class Kube:
         raise to abort the wait (for example when a cluster reports a terminal
         failure).
         """
-        list_fn = self.lister(kind, namespace)
+        path = self.path(kind, namespace)
         selectors = {}
         if label_selector:
-            selectors["label_selector"] = label_selector
+            selectors["labelSelector"] = label_selector
         if field_selector:
-            selectors["field_selector"] = field_selector
+            selectors["fieldSelector"] = field_selector
         objects: dict[str, dict] = {}
         rv: str | None = None
         failures = 0
@@ -201,8 +382,7 @@ class Kube:
                 raise WaitTimeout(f"timed out waiting for {what}")
             try:
                 if rv is None:
-                    self.requests += 1
-                    listing = self.as_dict(list_fn(**selectors, _request_timeout=(CONNECT_TIMEOUT, min(60, remaining))))
+                    listing = self.request("GET", path, params=selectors or None, timeout=min(60.0, remaining))
                     objects = {o["metadata"]["name"]: o for o in listing.get("items") or []}
                     rv = listing["metadata"]["resourceVersion"]
                     failures = 0
@@ -210,15 +390,11 @@ class Kube:
                     if result is not None:
                         return result
                 chunk = max(1, int(min(WATCH_CHUNK, remaining)))
-                stream = k8s_watch.Watch()
-                self.requests += 1
-                for event in stream.stream(list_fn, resource_version=rv, timeout_seconds=chunk,
-                                           allow_watch_bookmarks=True, **selectors,
-                                           _request_timeout=(CONNECT_TIMEOUT, chunk + 30)):
+                for event in self.watch(path, {**selectors, "resourceVersion": rv}, chunk):
                     failures = 0
                     etype = event.get("type")
-                    obj = self.as_dict(event.get("object"))
-                    meta = (obj or {}).get("metadata") or {}
+                    obj = event.get("object") or {}
+                    meta = obj.get("metadata") or {}
                     if meta.get("resourceVersion"):
                         rv = meta["resourceVersion"]
                     if etype == "BOOKMARK":
@@ -232,12 +408,10 @@ class Kube:
                         continue
                     result = predicate(objects)
                     if result is not None:
-                        stream.stop()
                         return result
-                    if deadline - time.monotonic() <= 0:
-                        stream.stop()
+                    if deadline - time.monotonic() <= 0 or (stop is not None and stop.is_set()):
                         break
-            except ApiException as exc:
+            except ApiError as exc:
                 if exc.status == 410:
                     log.debug("watch of %s expired (410); relisting", kind)
                     rv = None
@@ -246,7 +420,7 @@ class Kube:
                     raise
                 failures += 1
                 self._backoff(failures, deadline, f"API error {exc.status} watching {kind}", stop)
-            except (urllib3.exceptions.HTTPError, ConnectionError, OSError) as exc:
+            except (urllib3.exceptions.HTTPError, ConnectionError, OSError, ValueError) as exc:
                 failures += 1
                 self._backoff(failures, deadline, f"connection problem watching {kind}: {exc}", stop)
 

@@ -29,13 +29,12 @@ from urllib.parse import urlsplit
 import pytest
 import urllib3
 import yaml
-from kubernetes.client.rest import ApiException
 
 from . import pacing, process
 from . import secrets as _secrets
 from .acquire import AcquireError, acquire_kube_burner, acquire_once, cache_root
 from .elastic import kube_burner_target
-from .kube import Kube
+from .kube import ApiError, Kube
 from .options import Settings, get_settings, go_duration
 from .rundir import isotime, write_private
 from .session import RunContext
@@ -106,7 +105,7 @@ def mgmt_metrics_preflight(settings: Settings, kube: Kube) -> tuple[str | None, 
         why = None if url else f"the management cluster serves no route {MONITORING_NAMESPACE}/{PROMETHEUS}"
         if url:
             prometheus_token(kube, 600)
-    except ApiException as exc:
+    except ApiError as exc:
         url, why = None, f"cannot get a {MONITORING_NAMESPACE}/{PROMETHEUS} token ({exc.status} {exc.reason})"
     except (OSError, urllib3.exceptions.HTTPError) as exc:
         url, why = None, f"management API unreachable ({exc.__class__.__name__})"
@@ -163,7 +162,7 @@ def plan_load(settings: Settings, folder: Path, iterations_: int, mgmt_url: str 
             raise LoadSetupError(f"the hosted cluster serves no route {MONITORING_NAMESPACE}/{PROMETHEUS} "
                                  "(no monitoring stack to scrape)")
         env["KB_GUEST_PROMETHEUS_TOKEN"] = prometheus_token(guest, timeout)
-    except ApiException as exc:
+    except ApiError as exc:
         raise LoadSetupError(f"hosted cluster Prometheus: {exc.status} {exc.reason}") from None
     except (OSError, urllib3.exceptions.HTTPError) as exc:
         raise LoadSetupError(f"hosted cluster API unreachable ({exc.__class__.__name__})") from None
@@ -181,7 +180,7 @@ def plan_load(settings: Settings, folder: Path, iterations_: int, mgmt_url: str 
     if mgmt_url and mgmt_kube is not None:
         try:
             env["KB_MGMT_PROMETHEUS_TOKEN"] = prometheus_token(mgmt_kube(), timeout)
-        except ApiException as exc:
+        except ApiError as exc:
             raise LoadSetupError(f"management cluster Prometheus token: {exc.status} {exc.reason}") from None
         profiles = settings.mgmt_metrics_profile
         entries.append(_endpoint("management", mgmt_url, "KB_MGMT_PROMETHEUS_TOKEN", profiles,

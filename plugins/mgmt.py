@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from kubernetes import client as k8s
-from kubernetes.client.rest import ApiException
 
 from . import process
-from .kube import Kube
+from .kube import ApiError, Kube
 from .options import Settings, aws_profile
 from .rundir import isotime, write_json, write_private
 
@@ -148,9 +146,8 @@ def from_kubeconfig(settings: Settings, kube: Kube) -> MgmtCluster:
 
 def _cluster_config(kube: Kube, plural: str) -> dict | None:
     try:
-        return kube.custom.get_cluster_custom_object("config.openshift.io", "v1", plural, "cluster",
-                                                     _request_timeout=(10, 30))
-    except ApiException:
+        return kube.get(f"/apis/config.openshift.io/v1/{plural}/cluster")
+    except ApiError:
         return None
 
 
@@ -171,10 +168,12 @@ def _context_cluster(kubeconfig: str) -> str:
 def preflight(kube: Kube, where: str) -> None:
     """The API answers with these credentials and serves HostedClusters; raise UsageError otherwise."""
     try:
-        k8s.VersionApi(kube.api).get_code(_request_timeout=(10, 30))
-        resources = kube.as_dict(kube.custom.get_api_resources("hypershift.openshift.io", "v1beta1",
-                                                               _request_timeout=(10, 30)))
-    except ApiException as exc:
+        kube.get("/version")
+        resources = kube.get("/apis/hypershift.openshift.io/v1beta1")
+    except ApiError as exc:
+        if exc.status == 0:
+            raise pytest.UsageError(f"{where}: cannot reach the management cluster API ({exc.message[:160]})") \
+                from None
         if exc.status in (401, 403):
             raise pytest.UsageError(f"{where}: the management cluster refuses these credentials "
                                     f"({exc.status} {exc.reason})") from None

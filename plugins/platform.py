@@ -335,9 +335,10 @@ class HypershiftPlatform:
         if not result.ok:
             raise ClusterFailed(f"create nodepool {name} failed: {result.tail(1)}")
         # The CLI has no flags for node labels and taints: set them before any node joins.
-        self.kube.custom.patch_namespaced_custom_object(
-            "hypershift.openshift.io", "v1beta1", self.namespace, "nodepools", name,
-            {"spec": {"nodeLabels": settings.machinepool_labels, "taints": settings.machinepool_taints}})
+        self.kube.request("PATCH", Kube.path("nodepools", self.namespace, name),
+                          body={"spec": {"nodeLabels": settings.machinepool_labels,
+                                         "taints": settings.machinepool_taints}},
+                          content_type="application/merge-patch+json")
         if not settings.machinepool_wait:
             return timings
         deadline = time.monotonic() + 5 * settings.machinepool_wait_cycles
@@ -372,9 +373,8 @@ class HypershiftPlatform:
 
     def list_names(self, label_selector: str | None = None) -> list[str]:
         """Names of the HostedClusters in the namespace (optionally only those matching a selector)."""
-        kwargs = {"label_selector": label_selector} if label_selector else {}
-        listing = self.kube.custom.list_namespaced_custom_object(
-            "hypershift.openshift.io", "v1beta1", self.namespace, "hostedclusters", **kwargs)
+        kwargs = {"labelSelector": label_selector} if label_selector else {}
+        listing = self.kube.get(Kube.path("hostedclusters", self.namespace), **kwargs)
         return [item["metadata"]["name"] for item in listing.get("items") or []]
 
 
@@ -385,12 +385,11 @@ class HypershiftPlatform:
         target.mkdir(parents=True, exist_ok=True)
         written = []
         for plural in ("hostedclusters", "nodepools"):
-            listing = self.kube.custom.list_namespaced_custom_object(
-                "hypershift.openshift.io", "v1beta1", self.namespace, plural)
+            listing = self.kube.get(Kube.path(plural, self.namespace))
             path = target / f"{self.namespace}-{plural}.yaml"
             path.write_text(yaml.safe_dump_all(listing.get("items") or [], sort_keys=False))
             written.append(path)
-        config_maps = self.kube.as_dict(self.kube.core.list_namespaced_config_map("hypershift"))
+        config_maps = self.kube.get("/api/v1/namespaces/hypershift/configmaps")
         path = target / "hypershift-configmaps.yaml"
         path.write_text(yaml.safe_dump_all(config_maps.get("items") or [], sort_keys=False))
         written.append(path)
@@ -424,7 +423,7 @@ class SimWorld:
                 argv += [flag, ",".join(str(v) for v in values)]
         if settings.sim_failure_rate:
             argv += ["--failure-rate", repr(settings.sim_failure_rate)]
-        if settings.sim_api_error_rate:     # the harness's own requests (the kubernetes client), not the CLIs'
+        if settings.sim_api_error_rate:     # the harness's own requests (its User-Agent), not the CLIs'
             argv += ["--api-error-rate", repr(settings.sim_api_error_rate), "--api-fault-agents", USER_AGENT.split("/")[0] + "/"]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)

@@ -6,7 +6,7 @@ def test_hosted_cluster(hosted_cluster, cluster_load):
     """The ready cluster serves its own API with every requested worker node Ready (after its load, if any)."""
     guest = hosted_cluster.guest()
     try:
-        nodes = guest.as_dict(guest.core.list_node(label_selector="node-role.kubernetes.io/worker"))["items"]
+        nodes = guest.get("/api/v1/nodes", labelSelector="node-role.kubernetes.io/worker")["items"]
     finally:
         guest.close()
     ready = [n for n in nodes if (condition(n, "Ready") or {}).get("status") == "True"]
