@@ -146,6 +146,21 @@ def measure(path: Path, probes: Path, clusters: int, workers: int, speed: float)
                                                                         else 0))
     ideal = ideal_makespan(durations, workers)
     makespan = last - first
+    # where the difference goes: each cluster's own life beyond its simulated durations, and the time a
+    # worker sat between one cluster's end and its next cluster's start
+    ideal_by_name = dict(zip((e["name"] for e in sorted(summary["clusters"], key=lambda c: c.get("index") or 0)),
+                             durations))
+    overheads, gaps, lives = [], [], {}
+    for entry in summary["clusters"]:
+        name = entry["name"]
+        start, end = events.get((name, "create_requested")), events.get((name, "destroyed"))
+        if start is not None and end is not None:
+            overheads.append(end - start - ideal_by_name[name])
+            worker = next((e.get("worker") for e in ledger if e["cluster"] == name and e.get("worker")), None)
+            lives.setdefault(worker, []).append((start, end))
+    for spans in lives.values():
+        spans.sort()
+        gaps += [b[0] - a[1] for a, b in zip(spans, spans[1:])]
 
     # ready detection and timing errors
     latencies, errors = [], []
@@ -191,6 +206,8 @@ def measure(path: Path, probes: Path, clusters: int, workers: int, speed: float)
         "detect_max_s": _round(max(latencies, default=None)),
         "timing_error_max_s": _round(max(errors, default=None)), "timing_error_worst": worst,
         "timing_fields_checked": len(errors),
+        "cluster_overhead_mean_s": _round(statistics.mean(overheads)) if overheads else None,
+        "worker_gap_mean_s": _round(statistics.mean(gaps)) if gaps else None,
     }
 
 
@@ -220,6 +237,8 @@ def report(f: dict) -> None:
          "detect_p95_s"),
         ("timing error max", f"{f['timing_error_max_s']} s over {f['timing_fields_checked']} instants "
                              f"(worst: {f['timing_error_worst']['field']})", "timing_error_max_s"),
+        ("where the rest goes", f"{f['cluster_overhead_mean_s']} s per cluster beyond its simulated durations; "
+                                f"{f['worker_gap_mean_s']} s between a worker's clusters", None),
         ("simulated world", f"{f['world_cpu_s']} CPU s, {f['world_rss_mb']} MB peak", None),
         ("stand-in CLIs", f"{f['standin_cli_cpu_s']} CPU s", None),
     ]

@@ -45,4 +45,5 @@ def test_small_benchmark_measures_every_figure(tmp_path):
         # every cluster: ready detection and 5 recorded instants against the operator's ground truth
         assert r["timing_fields_checked"] == 15 and r["timing_error_max_s"] is not None
         assert r["timing_error_max_s"] < 1.5 and r["detect_max_s"] is not None and r["detect_p50_s"] >= 0
+        assert r["cluster_overhead_mean_s"] is not None and r["worker_gap_mean_s"] is not None
     assert "makespan / ideal" in proc.stdout and "ready detection p50/p95/max" in proc.stdout
