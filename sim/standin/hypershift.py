@@ -12,8 +12,9 @@ key/values), the error text as the last stderr line, ``Aborted...`` on SIGINT.
 Instead of AWS it spends the modelled infrastructure/IAM time (see
 :mod:`sim.model`, compressed by the world's speed).  It reads the world from
 ``<its own dir>/../world.json`` (or ``$HYPERSHIFT_SIM_WORLD``) and talks to the
-management cluster only through the kubernetes client, so the objects it writes
-are the ones the real CLI writes.
+management cluster only through its Kubernetes REST client
+(:mod:`sim.standin.kubeclient`, as the real CLI's client-go would: same verbs,
+paths and User-Agent), so the objects it writes are the ones the real CLI writes.
 
 Secret material (pull secret, tokens, keys) is never logged.
 """
@@ -428,7 +429,7 @@ def usage(cmd: Command) -> str:
     return "\n".join(lines) + "\n"
 
 
-# ============================================================ kubernetes client
+# ============================================================ Kubernetes API
 def _kubeconfig_path(explicit: str | None) -> str | None:
     if explicit:
         return explicit
@@ -440,50 +441,76 @@ def _kubeconfig_path(explicit: str | None) -> str | None:
 
 
 class Kube:
-    def __init__(self, kubeconfig: str | None):
-        import urllib3
-        from kubernetes import client as k8s
-        from kubernetes import config as k8s_config
+    """The management cluster (or a guest) through :mod:`sim.standin.kubeclient`, as client-go would reach it."""
 
-        path = _kubeconfig_path(kubeconfig)
-        if not path or not os.path.exists(path):
-            if os.environ.get("KUBERNETES_SERVICE_HOST"):
-                raise CommandError("unable to load in-cluster configuration")
-            raise CommandError("invalid configuration: no configuration has been provided, try setting "
-                               "KUBERNETES_MASTER environment variable")
-        cfg = k8s.Configuration()
-        try:
-            k8s_config.load_kube_config(config_file=path, client_configuration=cfg)
-        except Exception as exc:
-            raise CommandError(f"failed to load kubeconfig {path}: {exc}") from None
-        if not cfg.verify_ssl:
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        self.k8s = k8s
-        self.host = cfg.host
-        self.api = k8s.ApiClient(cfg)
-        self.api.user_agent = USER_AGENT  # as client-go's rest.DefaultKubernetesUserAgent()
-        self.custom = k8s.CustomObjectsApi(self.api)
-        self.core = k8s.CoreV1Api(self.api)
+    def __init__(self, kubeconfig: str | None = None, *, client: Any = None):
+        from sim.standin import kubeclient
+
+        if client is None:
+            path = _kubeconfig_path(kubeconfig)
+            if not path or not os.path.exists(path):
+                if os.environ.get("KUBERNETES_SERVICE_HOST"):
+                    raise CommandError("unable to load in-cluster configuration")
+                raise CommandError("invalid configuration: no configuration has been provided, try setting "
+                                   "KUBERNETES_MASTER environment variable")
+            try:
+                client = kubeclient.Client.from_kubeconfig(path, USER_AGENT)  # as rest.DefaultKubernetesUserAgent()
+            except Exception as exc:
+                raise CommandError(f"failed to load kubeconfig {path}: {exc}") from None
+        self.client = client
+        self.host = client.host
+
+    # -- paths
+    @staticmethod
+    def hc_path(ns: str, name: str | None = None) -> str:
+        return _group_path("hostedclusters", ns, name)
+
+    @staticmethod
+    def np_path(ns: str, name: str | None = None) -> str:
+        return _group_path("nodepools", ns, name)
+
+    # -- verbs (REQUEST_TIMEOUT unless told)
+    def get(self, path: str, query: Any = None, timeout: Any = REQUEST_TIMEOUT) -> dict:
+        return self.client.get(path, query, timeout=timeout)
+
+    def create(self, path: str, obj: dict) -> dict:
+        return self.client.create(path, obj, timeout=REQUEST_TIMEOUT)
+
+    def replace(self, path: str, obj: dict) -> dict:
+        return self.client.replace(path, obj, timeout=REQUEST_TIMEOUT)
+
+    def patch(self, path: str, patch: dict, strategic: bool = False) -> dict:
+        """A merge patch (custom resources), or a strategic merge patch (built-in kinds, ``strategic``)."""
+        ctype = "application/strategic-merge-patch+json" if strategic else "application/merge-patch+json"
+        return self.client.patch(path, patch, content_type=ctype, timeout=REQUEST_TIMEOUT)
+
+    def delete(self, path: str) -> dict:
+        return self.client.delete(path, timeout=REQUEST_TIMEOUT)
 
     def close(self) -> None:
-        try:
-            self.api.close()
-        except Exception:
-            pass
+        self.client.close()
+
+
+def _group_path(plural: str, ns: str | None, name: str | None = None) -> str:
+    from sim.standin.kubeclient import group_path
+
+    return group_path(GROUP, VERSION, plural, ns, name)
+
+
+def _core_path(plural: str, ns: str | None = None, name: str | None = None) -> str:
+    from sim.standin.kubeclient import core_path
+
+    return core_path(plural, ns, name)
 
 
 def api_error(exc: Exception, verb: str = "Get", path: str = "") -> str:
-    """Error text in the style of client-go for an exception from the kubernetes client."""
-    from kubernetes.client.rest import ApiException
+    """Error text in the style of client-go for an exception from the API client."""
+    from sim.standin.kubeclient import ApiError
 
-    if isinstance(exc, ApiException):
-        try:
-            body = json.loads(exc.body or "{}")
-            if body.get("message"):
-                return body["message"]
-        except ValueError:
-            pass
-        return f"the server responded with status {exc.status} ({exc.reason})"
+    if isinstance(exc, ApiError):
+        if exc.message:
+            return exc.message
+        return f"the server responded with status {exc.status} ({exc.http_reason})"
     text = str(exc)
     m = re.search(r"host='([^']+)', port=(\d+)", text)
     if m and ("Connection refused" in text or "NewConnectionError" in text):
@@ -497,8 +524,7 @@ def is_status(exc: Exception, *codes: int) -> bool:
 
 def get_hc(kube: Kube, ns: str, name: str) -> dict | None:
     try:
-        return kube.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "hostedclusters", name,
-                                                        _request_timeout=REQUEST_TIMEOUT)
+        return kube.get(kube.hc_path(ns, name))
     except Exception as exc:
         if is_status(exc, 404):
             return None
@@ -932,11 +958,11 @@ def _hang(ctx: Deadline) -> None:
 
 def _version_check(kube: Kube, cli_commit: str) -> None:
     try:
-        cm = kube.core.read_namespaced_config_map("supported-versions", "hypershift", _request_timeout=REQUEST_TIMEOUT)
+        cm = kube.get(_core_path("configmaps", "hypershift", "supported-versions"))
     except Exception as exc:
         raise CommandError(f"version validation failed: failed to get supported OCP versions: failed to find "
                            f"supported versions on the server: {api_error(exc)}") from None
-    server = (cm.data or {}).get("server-version")
+    server = (cm.get("data") or {}).get("server-version")
     if not server:
         raise CommandError("version validation failed: failed to get supported OCP versions: the server did not "
                            "advertise its HyperShift version")
@@ -947,8 +973,7 @@ def _version_check(kube: Kube, cli_commit: str) -> None:
 
 def _installing_count(kube: Kube) -> int:
     try:
-        items = kube.custom.list_cluster_custom_object(GROUP, VERSION, "hostedclusters",
-                                                       _request_timeout=REQUEST_TIMEOUT).get("items") or []
+        items = kube.get(_group_path("hostedclusters", None)).get("items") or []
     except Exception:
         return 0
     n = 0
@@ -978,24 +1003,20 @@ def _apply(kube: Kube, obj: dict) -> None:
     try:
         if obj["kind"] == "Namespace":
             _create_or_update(
-                lambda: kube.core.create_namespace(obj, _request_timeout=REQUEST_TIMEOUT),
-                lambda: kube.core.patch_namespace(md["name"], {"metadata": {"labels": md.get("labels") or {}}},
-                                                  _request_timeout=REQUEST_TIMEOUT))
+                lambda: kube.create(_core_path("namespaces"), obj),
+                lambda: kube.patch(_core_path("namespaces", None, md["name"]),
+                                   {"metadata": {"labels": md.get("labels") or {}}}, strategic=True))
         elif obj["kind"] == "Secret":
             _create_or_update(
-                lambda: kube.core.create_namespaced_secret(ns, obj, _request_timeout=REQUEST_TIMEOUT),
-                lambda: kube.core.replace_namespaced_secret(md["name"], ns, obj, _request_timeout=REQUEST_TIMEOUT))
+                lambda: kube.create(_core_path("secrets", ns), obj),
+                lambda: kube.replace(_core_path("secrets", ns, md["name"]), obj))
         elif obj["kind"] == "HostedCluster":
-            kube.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "hostedclusters", obj,
-                                                        _request_timeout=REQUEST_TIMEOUT)
+            kube.create(kube.hc_path(ns), obj)
         elif obj["kind"] == "NodePool":
             _create_or_update(
-                lambda: kube.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "nodepools", obj,
-                                                                    _request_timeout=REQUEST_TIMEOUT),
-                lambda: kube.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, "nodepools", md["name"],
-                                                                   {"metadata": {"labels": md.get("labels")},
-                                                                    "spec": obj["spec"]},
-                                                                   _request_timeout=REQUEST_TIMEOUT))
+                lambda: kube.create(kube.np_path(ns), obj),
+                lambda: kube.patch(kube.np_path(ns, md["name"]),
+                                   {"metadata": {"labels": md.get("labels")}, "spec": obj["spec"]}))
     except Cancelled:
         raise
     except Exception as exc:
@@ -1005,8 +1026,7 @@ def _apply(kube: Kube, obj: dict) -> None:
 def _read_hc(kube: Kube, ns: str, name: str) -> dict:
     """GET the HostedCluster; any failure is the command's error."""
     try:
-        return kube.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "hostedclusters", name,
-                                                        _request_timeout=REQUEST_TIMEOUT)
+        return kube.get(kube.hc_path(ns, name))
     except Cancelled:
         raise
     except Exception as exc:
@@ -1014,9 +1034,12 @@ def _read_hc(kube: Kube, ns: str, name: str) -> dict:
 
 
 def _wait_rollout(kube: Kube, ns: str, name: str, ctx: Deadline, world: World) -> None:
-    """Wait (with a watch) until history[0].completionTime is set; logs like the 30 s poll of the real CLI."""
-    from kubernetes import watch as k8s_watch
+    """Wait (with a watch) until history[0].completionTime is set; logs like the 30 s poll of the real CLI.
 
+    A watch that fails (410 Gone, an error answer, a refused connection: GET again) or ends early is followed
+    by the next request at once; when watches keep failing or ending without delivering an event, the wait
+    polls with GETs at the real CLI's pace (every 30 simulated seconds, at least 0.2 s apart) instead of
+    spinning, until a watch delivers again."""
     def rolled_out(hc: dict | None) -> bool:
         hist = (((hc or {}).get("status") or {}).get("version") or {}).get("history") or []
         return bool(hist) and bool(hist[0].get("completionTime"))
@@ -1030,9 +1053,14 @@ def _wait_rollout(kube: Kube, ns: str, name: str, ctx: Deadline, world: World) -
             LOG.info("Cluster rollout not finished yet, checking again in 30 seconds...")
             last_log = time.monotonic()
 
+    poll_every = max(world.real(30.0), 0.2)
+    failures = 0   # watches in a row that failed, or ended early, without delivering an event
     rv = None
     while True:
         ctx.check()
+        if failures > 1:
+            ctx.sleep(poll_every)
+            rv = None   # watches are not working: look with a GET, as the real CLI always does
         if rv is None:
             hc = _read_hc(kube, ns, name)
             if rolled_out(hc):
@@ -1041,28 +1069,31 @@ def _wait_rollout(kube: Kube, ns: str, name: str, ctx: Deadline, world: World) -
             log_progress()
         rem = ctx.remaining()
         chunk = 30 if rem is None else max(1, min(30, int(rem) + 1))
+        events = kube.client.watch(kube.hc_path(ns), [("fieldSelector", f"metadata.name={name}"),
+                                                      ("resourceVersion", rv)],
+                                   timeout_seconds=chunk, timeout=(5, chunk + 10))
+        started = time.monotonic()
         try:
-            stream = k8s_watch.Watch()
-            for ev in stream.stream(kube.custom.list_namespaced_custom_object, GROUP, VERSION, ns, "hostedclusters",
-                                    field_selector=f"metadata.name={name}", resource_version=rv,
-                                    timeout_seconds=chunk, _request_timeout=(5, chunk + 10)):
+            failures += 1
+            for ev in events:
+                failures = 0
                 obj = ev.get("object") or {}
-                if ev.get("type") == "ERROR":
-                    rv = None
-                    break
                 rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
                 if ev.get("type") == "DELETED":
                     raise CommandError(f'failed to get hostedcluster {ns}/{name}: hostedclusters.{GROUP} '
                                        f'"{name}" not found')
                 if rolled_out(obj):
-                    stream.stop()
                     return
                 log_progress()
                 ctx.check()
+            if time.monotonic() - started >= chunk - 1:
+                failures = 0   # the server ended it on time: nothing happened meanwhile
         except (Cancelled, CommandError, DeadlineExceeded):
             raise
         except Exception:
-            rv = None  # watch expired or connection dropped: GET again
+            rv = None  # an ERROR event (410 Gone: too old), an error answer, a dropped connection: GET again
+        finally:
+            events.close()
 
 
 # ---------------------------------------------------------------- destroy
@@ -1119,8 +1150,7 @@ def _destroy_cluster_aws(inv: Invocation) -> None:
         if patch_md:
             patch_md["resourceVersion"] = md["resourceVersion"]
             try:
-                kube.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, "hostedclusters", name,
-                                                           {"metadata": patch_md}, _request_timeout=REQUEST_TIMEOUT)
+                kube.patch(kube.hc_path(ns, name), {"metadata": patch_md})
                 LOG.info("Updated hosted cluster", "namespace", ns, "name", name)
             except Cancelled:
                 raise
@@ -1132,8 +1162,7 @@ def _destroy_cluster_aws(inv: Invocation) -> None:
                         from None
         LOG.info("Deleting hosted cluster", "namespace", ns, "name", name)
         try:
-            kube.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, "hostedclusters", name,
-                                                        _request_timeout=REQUEST_TIMEOUT)
+            kube.delete(kube.hc_path(ns, name))
         except Cancelled:
             raise
         except Exception as exc:
@@ -1181,11 +1210,11 @@ def _destroy_cluster_aws(inv: Invocation) -> None:
     # CLI-generated secrets
     LOG.info("Deleting Secrets", "namespace", ns)
     try:
-        items = kube.core.list_namespaced_secret(ns, label_selector=f"{AUTO_INFRA_LABEL}={infra_id}",
-                                                 _request_timeout=REQUEST_TIMEOUT).items or []
+        items = kube.get(_core_path("secrets", ns),
+                         [("labelSelector", f"{AUTO_INFRA_LABEL}={infra_id}")]).get("items") or []
         for s in items:
             try:
-                kube.core.delete_namespaced_secret(s.metadata.name, ns, _request_timeout=REQUEST_TIMEOUT)
+                kube.delete(_core_path("secrets", ns, s["metadata"]["name"]))
             except Exception as exc:
                 if not is_status(exc, 404):
                     raise
@@ -1227,25 +1256,20 @@ def _wait_rest_of_finalizers(kube: Kube, ns: str, name: str, grace: float, world
 
 def _force_remove_finalizers(kube: Kube, ns: str, name: str) -> None:
     try:
-        pools = kube.custom.list_namespaced_custom_object(GROUP, VERSION, ns, "nodepools",
-                                                          _request_timeout=REQUEST_TIMEOUT).get("items") or []
+        pools = kube.get(kube.np_path(ns)).get("items") or []
         for np in pools:
             if (np.get("spec") or {}).get("clusterName") == name and np["metadata"].get("finalizers"):
-                kube.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, "nodepools", np["metadata"]["name"],
-                                                           {"metadata": {"finalizers": None}},
-                                                           _request_timeout=REQUEST_TIMEOUT)
+                kube.patch(kube.np_path(ns, np["metadata"]["name"]), {"metadata": {"finalizers": None}})
                 LOG.info("Stripped finalizers", "kind", "*v1beta1.NodePool", "namespace", ns,
                          "name", np["metadata"]["name"])
         hc = get_hc(kube, ns, name)
         if hc is not None:
             keep = [f for f in hc["metadata"].get("finalizers") or [] if f == CLI_FINALIZER]
-            kube.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, "hostedclusters", name,
-                                                       {"metadata": {"finalizers": keep or None}},
-                                                       _request_timeout=REQUEST_TIMEOUT)
+            kube.patch(kube.hc_path(ns, name), {"metadata": {"finalizers": keep or None}})
             LOG.info("Stripped non-destroy finalizers from HostedCluster", "namespace", ns, "name", name)
         cpns = f"{ns}-{name}".replace(".", "-")
         try:
-            kube.core.delete_namespace(cpns, _request_timeout=REQUEST_TIMEOUT)
+            kube.delete(_core_path("namespaces", None, cpns))
             LOG.info("Deleted control plane namespace", "namespace", cpns)
         except Exception as exc:
             if not is_status(exc, 404):
@@ -1267,10 +1291,8 @@ def _remove_cli_finalizer(kube: Kube, ns: str, name: str) -> None:
             return
         fins.remove(CLI_FINALIZER)
         try:
-            kube.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, ns, "hostedclusters", name,
-                {"metadata": {"finalizers": fins or None, "resourceVersion": hc["metadata"]["resourceVersion"]}},
-                _request_timeout=REQUEST_TIMEOUT)
+            kube.patch(kube.hc_path(ns, name),
+                       {"metadata": {"finalizers": fins or None, "resourceVersion": hc["metadata"]["resourceVersion"]}})
             LOG.info("Finalized hosted cluster", "namespace", ns, "name", name)
             return
         except Cancelled:
@@ -1313,12 +1335,6 @@ def cmd_dump_cluster(inv: Invocation) -> None:
         _archive(v["artifact-dir"])
 
 
-def _raw(fn: Callable, *args) -> dict:
-    """Call a typed kubernetes-client read/list function and return the server's JSON unchanged."""
-    resp = fn(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
-    return json.loads(resp.data)
-
-
 def _scrub(obj: dict) -> dict:
     obj = json.loads(json.dumps(obj))
     md = obj.get("metadata") or {}
@@ -1341,7 +1357,7 @@ def _write_yaml(path: str, obj: Any) -> None:
 def _dump_namespace(kube: Kube, base: str, ns: str) -> None:
     """``oc adm inspect ns/<ns>``-like: the namespace and its core objects (secrets without values)."""
     try:
-        nsobj = _raw(kube.core.read_namespace, ns)
+        nsobj = kube.get(_core_path("namespaces", None, ns))
     except Exception as exc:
         if is_status(exc, 404):
             return
@@ -1349,10 +1365,9 @@ def _dump_namespace(kube: Kube, base: str, ns: str) -> None:
     nsobj.setdefault("apiVersion", "v1")
     nsobj.setdefault("kind", "Namespace")
     _write_yaml(os.path.join(base, "namespaces", ns, f"{ns}.yaml"), _scrub(nsobj))
-    for kind, fn in (("secrets", kube.core.list_namespaced_secret), ("configmaps", kube.core.list_namespaced_config_map),
-                     ("events", kube.core.list_namespaced_event)):
+    for kind in ("secrets", "configmaps", "events"):
         try:
-            items = _raw(fn, ns).get("items") or []
+            items = kube.get(_core_path(kind, ns)).get("items") or []
         except Exception as exc:
             LOG.info(f"failed running command oc adm inspect {kind} -n {ns}: {api_error(exc)}")
             continue
@@ -1374,8 +1389,7 @@ def _dump_cluster(inv: Invocation) -> None:
         cpns = f"{ns}-{name}".replace(".", "-")
         _write_yaml(os.path.join(base, "namespaces", ns, GROUP, "hostedclusters", f"{name}.yaml"), _scrub(hc))
         try:
-            pools = kube.custom.list_namespaced_custom_object(GROUP, VERSION, ns, "nodepools",
-                                                              _request_timeout=REQUEST_TIMEOUT).get("items") or []
+            pools = kube.get(kube.np_path(ns)).get("items") or []
         except Exception as exc:
             LOG.error(api_error(exc), "Cannot list nodepools")
             pools = []
@@ -1396,42 +1410,47 @@ def _dump_cluster(inv: Invocation) -> None:
         kube.close()
 
 
+def _guest_user_agent() -> str:
+    """What the guest dump has always sent: the kubernetes Python client's default User-Agent
+    (``OpenAPI-Generator/<its version>/python``), read from the installed distribution, never imported."""
+    try:
+        from importlib.metadata import version
+
+        return f"OpenAPI-Generator/{version('kubernetes')}/python"
+    except Exception:
+        return "OpenAPI-Generator/python"
+
+
 def _dump_guest(kube: Kube, hc: dict, ns: str, name: str, cpns: str, base: str) -> None:
     import tempfile
 
     import yaml
-    from kubernetes import client as k8s
-    from kubernetes import config as k8s_config
+
+    from sim.standin import kubeclient
 
     start = time.monotonic()
     target = os.path.join(base, f"hostedcluster-{name}")
     try:
         try:
-            sec = kube.core.read_namespaced_secret("localhost-kubeconfig", cpns, _request_timeout=REQUEST_TIMEOUT)
+            sec = kube.get(_core_path("secrets", cpns, "localhost-kubeconfig"))
         except Exception as exc:
             raise CommandError(f"failed to get running kube-apiserver pod for guest cluster: {api_error(exc)}") \
                 from None
-        data = base64.b64decode((sec.data or {}).get("kubeconfig") or "")
+        data = base64.b64decode((sec.get("data") or {}).get("kubeconfig") or "")
         if not data:
             raise CommandError("failed to get hostedcluster localhost kubeconfig: missing kubeconfig key")
         cfg = yaml.safe_load(data)
-        with tempfile.NamedTemporaryFile("w", suffix=".kubeconfig", delete=False) as fh:
-            yaml.safe_dump(cfg, fh)
-            tmp = fh.name
-        try:
-            gapi = k8s_config.new_client_from_config(config_file=tmp)
-        finally:
-            os.unlink(tmp)
+        config = kubeclient.Config.from_dict(cfg, base=tempfile.gettempdir())
+        guest = Kube(client=kubeclient.Client(config, _guest_user_agent()))
         LOG.info("Dumping guestcluster", "target", target)
         try:
-            core = k8s.CoreV1Api(gapi)
-            nodes = _raw(core.list_node).get("items") or []
+            nodes = guest.get(_core_path("nodes")).get("items") or []
             for n in nodes:
                 n.setdefault("apiVersion", "v1")
                 n.setdefault("kind", "Node")
                 _write_yaml(os.path.join(target, "cluster-scoped-resources", "core", "nodes",
                                          f"{n['metadata']['name']}.yaml"), _scrub(n))
-            nss = _raw(core.list_namespace).get("items") or []
+            nss = guest.get(_core_path("namespaces")).get("items") or []
             for n in nss:
                 n.setdefault("apiVersion", "v1")
                 n.setdefault("kind", "Namespace")
@@ -1441,7 +1460,7 @@ def _dump_guest(kube: Kube, hc: dict, ns: str, name: str, cpns: str, base: str) 
                 for n in nodes:
                     fh.write(f"{n['metadata']['name']} journal: kubelet started (simulated node, no logs)\n")
         finally:
-            gapi.close()
+            guest.close()
         LOG.info("Successfully dumped guest cluster", "duration", format_duration(round(time.monotonic() - start, 3)))
     except Cancelled:
         raise
@@ -1488,8 +1507,7 @@ def _create_nodepool_aws(inv: Invocation) -> None:
                            f"{((hc.get('spec') or {}).get('platform') or {}).get('type')}")
     if not v["render"]:
         try:
-            kube.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "nodepools", name,
-                                                     _request_timeout=REQUEST_TIMEOUT)
+            kube.get(kube.np_path(ns, name))
             raise CommandError(f"NodePool {ns}/{name} already exists")
         except CommandError:
             raise
@@ -1527,8 +1545,7 @@ def _create_nodepool_aws(inv: Invocation) -> None:
         sys.stderr.write(f"NodePool {name} was rendered to yaml output file\n")
         return
     try:
-        kube.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "nodepools", np,
-                                                    _request_timeout=REQUEST_TIMEOUT)
+        kube.create(kube.np_path(ns), np)
     except Exception as exc:
         if is_status(exc, 409):
             raise CommandError(f"NodePool {ns}/{name} already exists") from None
@@ -1557,14 +1574,13 @@ def _create_kubeconfig(inv: Invocation) -> None:
     kube = Kube(None)
 
     def secret_data(sns: str, sname: str) -> bytes | None:
-        sec = kube.core.read_namespaced_secret(sname, sns, _request_timeout=REQUEST_TIMEOUT)
-        raw = (sec.data or {}).get("kubeconfig")
+        sec = kube.get(_core_path("secrets", sns, sname))
+        raw = (sec.get("data") or {}).get("kubeconfig")
         return base64.b64decode(raw) if raw else None
 
     if name:
         try:
-            hc = kube.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "hostedclusters", name,
-                                                          _request_timeout=REQUEST_TIMEOUT)
+            hc = kube.get(kube.hc_path(ns, name))
         except Exception as exc:
             raise CommandError(api_error(exc)) from None
         ref = ((hc.get("status") or {}).get("kubeconfig") or {}).get("name")
@@ -1580,8 +1596,7 @@ def _create_kubeconfig(inv: Invocation) -> None:
         sys.stdout.flush()
         return
     try:
-        hcs = kube.custom.list_namespaced_custom_object(GROUP, VERSION, ns, "hostedclusters",
-                                                        _request_timeout=REQUEST_TIMEOUT).get("items") or []
+        hcs = kube.get(kube.hc_path(ns)).get("items") or []
     except Exception as exc:
         raise CommandError(f"failed to make kubeconfig: failed to list hostedclusters: {api_error(exc)}") from None
     picked = []
@@ -1634,14 +1649,14 @@ def cmd_version(inv: Invocation) -> None:
         print(f"failed to connect to server: {exc}", flush=True)
         return
     try:
-        cm = kube.core.read_namespaced_config_map("supported-versions", v["namespace"], _request_timeout=(5, 15))
+        cm = kube.get(_core_path("configmaps", v["namespace"], "supported-versions"), timeout=(5, 15))
     except Exception as exc:
         print(f"failed to get supported OCP versions: failed to find supported versions on the server: "
               f"{api_error(exc, 'Get', kube.host)}", flush=True)
         return
     finally:
         kube.close()
-    data = cm.data or {}
+    data = cm.get("data") or {}
     if "server-version" not in data:
         print("failed to get supported OCP versions: the server did not advertise its HyperShift version", flush=True)
         return

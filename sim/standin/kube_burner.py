@@ -1564,7 +1564,10 @@ class LoadRun:
                 self.log.error(f"Error deleting namespace {ns}: {exc}", "namespaces.go:91")
 
     def wait_gone(self, names: list[str], real_limit: float = 30.0) -> None:
+        """Until the namespaces are gone: kube-burner polls every second; here every simulated second, at most
+        five times per real second (a namespace without finalized objects is gone at the first look)."""
         end = time.monotonic() + real_limit
+        interval = max(1.0 / self.clock.speed, 0.2)
         pending = list(names)
         while pending and time.monotonic() < end:
             still = []
@@ -1577,7 +1580,7 @@ class LoadRun:
                         still.append(ns)
             pending = still
             if pending:
-                time.sleep(0.05)
+                time.sleep(max(0.0, min(interval, end - time.monotonic())))
 
     def namespaces_with(self, selector: str) -> list[str]:
         try:
