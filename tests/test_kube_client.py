@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import http.server
 import json
-import os
 import ssl
 import subprocess
 import sys
@@ -14,32 +13,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pki import make_pki
 from plugins.kube import USER_AGENT, ApiError, Kube
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> Path:
     """A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA; and a stranger CA."""
-    if not any((Path(p) / "openssl").exists() for p in os.environ.get("PATH", "").split(os.pathsep)):
-        pytest.skip("openssl is not installed")
-    d = tmp_path_factory.mktemp("pki")
-    for ca in ("ca", "stranger"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.crt",
-                "-days", "2", "-subj", f"/CN={ca}", cwd=d)
-    (d / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-    for who, subj in (("server", "/CN=127.0.0.1"), ("client", "/CN=scale-admin/O=system:masters")):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{who}.key", "-out", f"{who}.csr", "-subj", subj,
-                cwd=d)
-        extra = ["-extfile", "san.cnf"] if who == "server" else []
-        openssl("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", f"{who}.crt", "-days", "2", *extra, cwd=d)
-    return d
+    return make_pki(tmp_path_factory.mktemp("pki"), "/CN=scale-admin/O=system:masters")
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -22,6 +22,7 @@ from sim.apiserver import ApiServer
 from sim.standin import kubeclient
 from sim.standin.hypershift import USER_AGENT, api_error
 from sim.standin.kubeclient import ApiError, Client, Config, KubeconfigError, core_path, group_path, query_string
+from pki import make_pki
 
 ROOT = Path(__file__).resolve().parent.parent
 HC = "hostedclusters.hypershift.openshift.io"
@@ -185,27 +186,10 @@ def test_exec_plugin_users_go_through_the_kubernetes_package(server, tmp_path):
 
 
 # ------------------------------------------------------------------------- TLS
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory) -> Path:
     """ca (server + client certificates signed by it) and other-ca (signs nothing we use)."""
-    if not any((Path(p) / "openssl").exists() for p in os.environ.get("PATH", "").split(os.pathsep)):
-        pytest.skip("openssl is not installed")
-    d = tmp_path_factory.mktemp("certs")
-    for ca in ("ca", "other-ca"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.crt",
-                "-days", "1", "-subj", f"/CN={ca}", cwd=d)
-    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-    for name, subject in (("server", "/CN=127.0.0.1"), ("client", "/CN=standin-user")):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                "-subj", subject, cwd=d)
-        ext = ["-extfile", "ext.cnf"] if name == "server" else []
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", f"{name}.crt", "-days", "1", *ext, cwd=d)
-    return d
+    return make_pki(tmp_path_factory.mktemp("certs"), "/CN=standin-user", stranger="other-ca")
 
 
 @pytest.fixture
