@@ -69,6 +69,31 @@ def _status_code(text: str) -> int:
     return v
 
 
+# Faults by cluster index (the trailing -NNNN of a name): flag and help.  Each flag's dest is the
+# model.Faults.make argument of the same name.
+CLUSTER_FAULT_FLAGS = (
+    ("--fail-clusters", "cluster indices (trailing -NNNN of the name) whose install fails, e.g. 3,7"),
+    ("--stuck-clusters", "cluster indices that never become Available (and show no failure)"),
+    ("--destroy-fail-clusters", "cluster indices whose deletion never completes"),
+    ("--load-fail-clusters", "cluster indices whose load (bin/kube-burner-ocp) fails creating objects (rc 1)"),
+    ("--load-slow-clusters", "cluster indices whose load takes far longer (creation and churn x load_slow_factor)"),
+    ("--load-alert-clusters", "cluster indices whose load ends with an alert of severity error (rc 3, with "
+                              "--alerting and a metrics endpoint)"),
+    ("--cli-crash-clusters", "cluster indices whose `hypershift create cluster` panics (exit 2) after applying the "
+                             "HostedCluster, before its NodePools"),
+    ("--cli-crash-early-clusters", "cluster indices whose `hypershift create cluster` panics (exit 2) while "
+                                   "creating the infrastructure, before anything is applied"),
+    ("--cli-hang-clusters", "cluster indices whose `hypershift create cluster` applies everything, then hangs until "
+                            "killed (or interrupted)"),
+    ("--degraded-clusters", "cluster indices whose control plane never becomes Available: Degraded=True "
+                            "(UnavailableReplicas) once etcd is up"),
+)
+
+
+def _fault_dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
 def api_faults(args: argparse.Namespace) -> dict:
     """The ``--api-*`` flags as keyword arguments of :meth:`sim.apiserver.Faults.set`."""
     return {"error_rate": args.api_error_rate, "error_code": args.api_error_code, "delay": args.api_delay,
@@ -95,20 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "(0: any free port; on restart the previous one if free)")
     s.add_argument("--speed", type=_positive, default=100.0, help="simulated seconds per real second (default 100)")
     s.add_argument("--seed", type=int, default=0, help="seed of every random spread and of --failure-rate")
-    s.add_argument("--fail-clusters", type=_indices_arg, default=[], metavar="IDX",
-                   help="cluster indices (trailing -NNNN of the name) whose install fails, e.g. 3,7")
+    for flag, text in CLUSTER_FAULT_FLAGS:
+        s.add_argument(flag, type=_indices_arg, default=[], metavar="IDX", help=text)
     s.add_argument("--failure-rate", type=_rate, default=0.0, help="fraction of clusters whose install fails")
-    s.add_argument("--stuck-clusters", type=_indices_arg, default=[], metavar="IDX",
-                   help="cluster indices that never become Available (and show no failure)")
-    s.add_argument("--destroy-fail-clusters", type=_indices_arg, default=[], metavar="IDX",
-                   help="cluster indices whose deletion never completes")
-    s.add_argument("--load-fail-clusters", type=_indices_arg, default=[], metavar="IDX",
-                   help="cluster indices whose load (bin/kube-burner-ocp) fails creating objects (rc 1)")
-    s.add_argument("--load-slow-clusters", type=_indices_arg, default=[], metavar="IDX",
-                   help="cluster indices whose load takes far longer (creation and churn x load_slow_factor)")
-    s.add_argument("--load-alert-clusters", type=_indices_arg, default=[], metavar="IDX",
-                   help="cluster indices whose load ends with an alert of severity error (rc 3, with "
-                        "--alerting and a metrics endpoint)")
     s.add_argument("--no-guest-image-registry", dest="guest_image_registry", action="store_false",
                    help="hosted clusters have no internal image registry (cluster-density-v2 fails, rc 1)")
     s.add_argument("--no-guest-monitoring", dest="guest_monitoring", action="store_false",
@@ -118,18 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-mgmt-monitoring", dest="mgmt_monitoring", action="store_false",
                    help="the simulated management API has no openshift-monitoring/prometheus-k8s route and service "
                         "account (no management-cluster Prometheus to scrape)")
-    s.add_argument("--cli-crash-clusters", type=_indices_arg, default=[], metavar="IDX",
-                   help="cluster indices whose `hypershift create cluster` panics (exit 2) after applying the "
-                        "HostedCluster, before its NodePools")
-    s.add_argument("--cli-crash-early-clusters", type=_indices_arg, default=[], metavar="IDX",
-                   help="cluster indices whose `hypershift create cluster` panics (exit 2) while creating the "
-                        "infrastructure, before anything is applied")
-    s.add_argument("--cli-hang-clusters", type=_indices_arg, default=[], metavar="IDX",
-                   help="cluster indices whose `hypershift create cluster` applies everything, then hangs until "
-                        "killed (or interrupted)")
-    s.add_argument("--degraded-clusters", type=_indices_arg, default=[], metavar="IDX",
-                   help="cluster indices whose control plane never becomes Available: Degraded=True "
-                        "(UnavailableReplicas) once etcd is up")
     a = s.add_argument_group("API faults", "faults of the simulated management API (and the guest APIs it serves); "
                              "change them at run time with DIR/faults.json (see sim/README.md)")
     a.add_argument("--api-error-rate", type=_rate_of("--api-error-rate"), default=0.0, metavar="F",
@@ -176,11 +178,8 @@ def serve(args: argparse.Namespace) -> int:
     from sim.world import DEFAULT_RELEASE_IMAGE, World, WorldConfig
 
     logging.getLogger("sim").setLevel(getattr(logging, str(args.log_level).upper(), logging.INFO))
-    faults = model.Faults.make(args.fail_clusters, args.failure_rate, args.stuck_clusters, args.destroy_fail_clusters,
-                               args.load_fail_clusters, args.load_slow_clusters, args.load_alert_clusters,
-                               cli_crash_clusters=args.cli_crash_clusters,
-                               cli_crash_early_clusters=args.cli_crash_early_clusters,
-                               cli_hang_clusters=args.cli_hang_clusters, degraded_clusters=args.degraded_clusters)
+    by_index = {_fault_dest(flag): getattr(args, _fault_dest(flag)) for flag, _ in CLUSTER_FAULT_FLAGS}
+    faults = model.Faults.make(failure_rate=args.failure_rate, **by_index)
     cfg = WorldConfig(dir=args.dir, speed=args.speed, seed=args.seed, faults=faults, port=args.port,
                       mgmt_kubeconfig=args.mgmt_kubeconfig, install_crds=args.install_crds,
                       base_domain=args.base_domain, region=args.region,
