@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -100,7 +101,9 @@ class Watcher:
         self.emit = emit          # the status line, every `delay` seconds
         self.live = live          # the status line, every `tick` seconds and when the counts change
         self.tick = tick
-        self.states: dict[str, str] = {}
+        self.states: dict[str, str] = {}              # name -> one of STATES or GONE
+        self._counts: Counter[str] = Counter()          # how many clusters are in each state
+        self._seen: dict[str, dict] = {}                # name -> the object last classified (still listed)
         self.created: dict[str, float | None] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -117,35 +120,50 @@ class Watcher:
 
     # ------------------------------------------------------------ state
     def apply(self, objs: dict[str, dict]) -> None:
-        """Take the current HostedClusters of the run (by name), as the watch sees them."""
+        """Take the current HostedClusters of the run (by name), as the watch sees them.
+
+        The watch hands over the whole set on every event, but replaces only the
+        object that changed: objects already seen (the same dict) are skipped, so
+        an event costs one identity check per cluster, not a reclassification.
+        """
         with self.lock:
-            for name in self.states:
-                if name not in objs:
-                    self.states[name] = GONE
             for name, hc in objs.items():
-                self.states[name] = classify(hc)
+                if self._seen.get(name) is hc:
+                    continue
+                self._seen[name] = hc
+                self._set(name, classify(hc))
                 self.created[name] = epoch_seconds(hc["metadata"].get("creationTimestamp"))
-            values = list(self.states.values())
-        counts = tuple(values.count(state) for state in (*STATES, GONE))
+            if len(self._seen) != len(objs):  # some listed before are no longer
+                for name in [n for n in self._seen if n not in objs]:
+                    del self._seen[name]
+                    self._set(name, GONE)
+            counts = tuple(self._counts[state] for state in (*STATES, GONE))
         if counts != self._last_counts:
             self._last_counts = counts
             if self.live is not None:
                 self.wake.set()
 
+    def _set(self, name: str, state: str) -> None:
+        before = self.states.get(name)
+        if before != state:
+            if before is not None:
+                self._counts[before] -= 1
+            self._counts[state] += 1
+            self.states[name] = state
+
     def counts(self) -> dict[str, int]:
         with self.lock:
-            values = list(self.states.values())
-        return {state: values.count(state) for state in STATES}
+            return {state: self._counts[state] for state in STATES}
 
     def snapshot(self, now: float | None = None) -> Snapshot:
         now = time.time() if now is None else now
         with self.lock:
-            values = list(self.states.values())
+            counts = {state: self._counts[state] for state in STATES}
+            gone = self._counts[GONE]
             installing = sorted((self.created[name], name) for name, state in self.states.items()
                                 if state == "installing" and self.created.get(name) is not None)
         slowest = tuple((name, max(0, int(now - created))) for created, name in installing[:SLOWEST])
-        return Snapshot(when=now, counts={state: values.count(state) for state in STATES},
-                        gone=values.count(GONE), requested=self.requested, slowest=slowest)
+        return Snapshot(when=now, counts=counts, gone=gone, requested=self.requested, slowest=slowest)
 
     def line(self, now: float | None = None) -> str:
         return self.snapshot(now).line()

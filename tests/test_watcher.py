@@ -82,6 +82,30 @@ def test_counts_gone_and_the_three_oldest_installing_clusters(tmp_path):
     assert w.counts() == snap.counts
 
 
+def test_the_watch_set_changes_one_object_at_a_time_and_only_that_one_is_classified_again(tmp_path, monkeypatch):
+    import plugins.watcher as watcher_module
+    classified: list[str] = []
+    real = watcher_module.classify
+    monkeypatch.setattr(watcher_module, "classify", lambda obj: classified.append(obj["metadata"]["name"]) or real(obj))
+    w = watcher(tmp_path, requested=300)
+    objs = {f"c{i}": hc(f"c{i}", T0 + i) for i in range(300)}   # the dict Kube.wait_for keeps and hands over
+    w.apply(objs)
+    assert len(classified) == 300
+    classified.clear()
+    objs["c7"] = hc("c7", T0 + 7, ready=True)                    # a MODIFIED event replaces one object
+    w.apply(objs)
+    objs.pop("c8")                                                # a DELETED event
+    w.apply(objs)
+    assert classified == ["c7"]
+    assert w.counts() == {"installing": 298, "ready": 1, "failed": 0, "deleting": 0}
+    assert w.snapshot(now=T0).gone == 1
+    objs["c8"] = hc("c8", T0 + 8, deleting=True)                 # listed again (a relist): no longer gone
+    w.apply(objs)
+    assert w.snapshot(now=T0).gone == 0 and w.counts()["deleting"] == 1
+    w.apply({name: dict(obj) for name, obj in objs.items()})      # a relist: new objects, same states
+    assert w.counts() == {"installing": 298, "ready": 1, "failed": 0, "deleting": 1}
+
+
 def test_the_status_line_keeps_the_counts_fragment_and_names_the_slowest(tmp_path):
     w = watcher(tmp_path, requested=50)
     w.apply({"perfsc-x7k-0001": hc("perfsc-x7k-0001", T0), "perfsc-x7k-0002": hc("perfsc-x7k-0002", T0 + 6),
