@@ -33,7 +33,6 @@ import yaml
 from . import pacing, process
 from . import secrets as _secrets
 from .acquire import AcquireError, acquire_kube_burner, acquire_once, cache_root
-from .elastic import kube_burner_target
 from .kube import ApiError, Kube
 from .options import Settings, get_settings, go_duration
 from .rundir import isotime, write_private
@@ -147,6 +146,9 @@ def plan_load(settings: Settings, folder: Path, iterations_: int, mgmt_url: str 
     Prometheus and the management cluster's, each with a local indexer and, with --es-url,
     an Elasticsearch one.
     """
+    # Imported here: plugins.elastic is a pytest plugin of its own, registered (and assertion-rewritten) later.
+    from .elastic import kube_burner_target
+
     es_server, es_note = kube_burner_target(settings.es_url)
     notes = [es_note] if es_note else []
     credentialed = es_server is not None and urlsplit(es_server).username is not None
