@@ -199,6 +199,7 @@ def measure(path: Path, probes: Path, clusters: int, workers: int, speed: float)
     controller = next((p for p in procs if p["role"] == "controller"), {})
     worker_procs = [p for p in procs if p["role"] != "controller"]
     harness_cpu = controller.get("cpu_s", 0) + sum(p["cpu_s"] for p in worker_procs)
+    expected_procs = 1 + (min(workers, clusters) if workers > 0 else 0)
     mine = usage.get("requests", {}).get(HARNESS_AGENT, {})
     mgmt_requests = sum(mine.get("mgmt", {}).values())
     sim_minutes = makespan * speed / 60
@@ -209,6 +210,7 @@ def measure(path: Path, probes: Path, clusters: int, workers: int, speed: float)
         "controller_cpu_s": controller.get("cpu_s"), "worker_cpu_s_mean": round(statistics.mean(
             [p["cpu_s"] for p in worker_procs]), 2) if worker_procs else None,
         "controller_rss_mb": controller.get("max_rss_mb"),
+        "probes": len(procs), "probes_expected": expected_procs,
         "worker_rss_mb": max((p["max_rss_mb"] for p in worker_procs), default=None),
         "standin_cli_cpu_s": round(sum(p["children_cpu_s"] for p in worker_procs), 1),
         "world_cpu_s": usage.get("cpu_s"), "world_rss_mb": usage.get("max_rss_mb"),
@@ -242,7 +244,10 @@ def report(f: dict) -> None:
     rows = [
         ("makespan / ideal", f"{f['makespan_s']} s / {f['ideal_s']} s = {f['makespan_ratio']}", "makespan_ratio"),
         ("harness CPU per cluster", f"{f['cpu_s_per_cluster']} s (controller {f['controller_cpu_s']} s, "
-                                    f"workers {f['worker_cpu_s_mean']} s each)", "cpu_s_per_cluster"),
+                                    f"workers {f['worker_cpu_s_mean']} s each; probes {f['probes']} of "
+                                    f"{f['probes_expected']}"
+                                    + ("" if f["probes"] >= f["probes_expected"] else ": INCOMPLETE, too low")
+                                    + ")", "cpu_s_per_cluster"),
         ("controller peak RSS", f"{f['controller_rss_mb']} MB", "controller_rss_mb"),
         ("worker peak RSS (largest)", f"{f['worker_rss_mb']} MB", "worker_rss_mb"),
         ("mgmt API requests", f"{f['requests_per_cluster']} per cluster; {f['requests_per_cluster_per_sim_min']} "
