@@ -1,4 +1,4 @@
-"""Acquiring the CLI binaries a run drives: ``hypershift``, ``ocm`` and ``kube-burner-ocp``.
+"""Acquiring the CLI binaries a run drives: ``hypershift``, ``ocm``, ``kube-burner-ocp`` and ``rosa``.
 
 Each binary comes from exactly one place, chosen by the caller:
 
@@ -9,6 +9,11 @@ Each binary comes from exactly one place, chosen by the caller:
   ``kube-burner-ocp-<tag>-<os>-<arch>.tar.gz``, chosen by pattern (the tag is title-cased, ``V1.12.1``, and
   ``amd64`` is spelled ``x86_64``), verified against ``kube-burner-ocp-checksums.txt`` and ``digest`` when
   they exist; only the ``kube-burner-ocp`` regular file is taken out of it, never unpacked to disk;
+* for ``rosa``, a **GitHub release** of ``openshift/rosa``: the ``rosa_<os>_<arch>.tar.gz`` archive, chosen by
+  pattern because the names changed in August 2026 (GoReleaser up to v1.2.64: ``rosa_Linux_x86_64.tar.gz``; the
+  Konflux flow after it: ``rosa_linux_amd64.tar.gz`` beside a ``.zip``, which is never used), verified against the
+  checksum manifest (``rosa_<version>_SHA256SUMS``, or GoReleaser's ``rosa_<version>_checksums.txt`` or
+  ``checksums.txt``) and ``digest`` when they exist; only the ``rosa`` regular file is taken out of it;
 * for ``hypershift`` (it has no release assets), an **operator image** (``oc image extract`` of
   ``/usr/bin/hypershift``) or a **source build** (``git fetch`` of a branch, tag or commit, then
   ``make hypershift`` → ``bin/hypershift``).
@@ -22,6 +27,9 @@ Downloaded and built binaries are kept in a cache shared by runs::
         kube-burner-ocp.lock
         kube-burner-ocp/<tag>/kube-burner-ocp     e.g. kube-burner-ocp/v1.12.1/kube-burner-ocp (0755)
         kube-burner-ocp/<tag>/record.json         sha256 of the binary; the archive's is in detail
+        rosa.lock
+        rosa/<tag>/rosa               e.g. rosa/v1.2.65/rosa (0755)
+        rosa/<tag>/record.json        sha256 of the binary; the archive's is in detail
         hypershift.lock
         hypershift/<commit-sha>/hypershift        built from source at that commit
         hypershift/image-<sha256(image ref)>/hypershift   extracted from that image
@@ -76,6 +84,10 @@ TAIL_LINES = 15              # log lines quoted in an error message
 TAGS_SHOWN = 10              # available tags listed when a version does not exist
 LIST_PER_PAGE = 100
 MAX_ARCHIVE_MEMBERS = 10000  # refuse a tar archive with more entries than this
+# How each CLI is asked for its own version (default: ``<cli> version``).  ``rosa version`` without
+# ``--client`` also asks mirror.openshift.com for the newest release and fails offline; ``--client``
+# exists since rosa v1.2.36.
+VERSION_ARGS = {"hypershift": ("version", "--client-only"), "rosa": ("version", "--client")}
 
 ARCH_ALIASES = {"x86_64": "amd64", "amd64": "amd64", "x64": "amd64",
                 "aarch64": "arm64", "arm64": "arm64",
@@ -91,7 +103,7 @@ class AcquireError(Exception):
 
 @dataclass
 class Tool:
-    name: str            # "hypershift" | "ocm" | "kube-burner-ocp"
+    name: str            # "hypershift" | "ocm" | "kube-burner-ocp" | "rosa"
     path: str            # absolute path of the executable to run
     version: str         # as reported by the binary itself
     sha256: str
@@ -283,7 +295,7 @@ def _capture(argv: Sequence[str], log_path: Path, timeout: float, *, cwd: str | 
 
 def _report_version(name: str, path: str, log_path: Path) -> str:
     """The version ``path`` reports about itself; AcquireError if it does not run."""
-    argv = [path, "version", "--client-only"] if name == "hypershift" else [path, "version"]
+    argv = [path, *VERSION_ARGS.get(name, ("version",))]
     try:
         code, stdout, _ = _capture(argv, log_path, VERSION_TIMEOUT)
     except OSError as exc:
@@ -303,6 +315,8 @@ def _report_version(name: str, path: str, log_path: Path) -> str:
         raise _fail(f"{name} binary {path} printed no 'Version:' line for '{shown}'", log_path)
     if not lines:
         raise _fail(f"{name} binary {path} printed no version for '{shown}'", log_path)
+    if name == "rosa":      # rosa reports it as "INFO: 1.2.65" ("I: " and colours on a terminal)
+        return re.sub(r"^(?:\x1b\[[0-9;]*m)*(?:INFO|I):(?:\x1b\[[0-9;]*m)*\s*", "", lines[0]) or lines[0]
     return lines[0]
 
 
@@ -414,7 +428,7 @@ class _Entry:
             pass
 
 
-# ------------------------------------------------------------------ GitHub releases: ocm and kube-burner-ocp
+# ------------------------------------------------------------------ GitHub releases: ocm, kube-burner-ocp, rosa
 class _GitHub:
     def __init__(self, api: str, repo: str, timeout: float, log_path: Path):
         self.api = api.rstrip("/")
@@ -582,42 +596,114 @@ def acquire_kube_burner(*, explicit: str | None, version: str | None, cache: Pat
     if explicit:
         return _explicit(name, explicit, log_path)
     goarch = normalize_arch(arch)
-    arch_pattern = "(?:x86_64|amd64)" if goarch == "amd64" else re.escape(goarch)
     hub = _GitHub(github_api, repo, timeout, log_path)
 
     def fetch(release: dict, tag: str, entry: _Entry) -> Tool:
         assets = _assets(release)
-        pattern = re.compile(rf"^{re.escape(name)}-v?{re.escape(tag[1:])}-{re.escape(os_name)}-{arch_pattern}"
+        pattern = re.compile(rf"^{re.escape(name)}-v?{re.escape(tag[1:])}-{re.escape(os_name)}-{_arch_pattern(goarch)}"
                              r"\.tar\.gz$", re.IGNORECASE)
-        matches = sorted(n for n in assets if pattern.match(n))
-        if len(matches) > 1:        # x86_64 is GoReleaser's spelling: prefer it over amd64
-            matches = [n for n in matches if "x86_64" in n.lower()] or matches
-        if not matches:
-            raise AcquireError(f"release {tag} of {repo} has no asset {name}-{tag}-{os_name}-"
-                               f"{'x86_64' if goarch == 'amd64' else goarch}.tar.gz (assets: {_names(assets)})")
-        if len(matches) > 1:
-            raise AcquireError(f"release {tag} of {repo} has several assets for {os_name}/{goarch}: "
-                               + ", ".join(matches))
-        asset_name = matches[0]
-        sums = next((a for n, a in sorted(assets.items()) if n.lower() == f"{name}-checksums.txt"), None)
-        archive = binary = None
-        try:
-            archive, url, size, archive_sha, checked = _download_verified(hub, assets[asset_name], sums, tag, entry,
-                                                                          log_path)
-            binary, actual = _extract_member(archive, name, asset_name, entry)
-            _unlink(archive)
-            archive = None
-            detail = {"url": url, "tag": tag, "repo": repo, "asset": asset_name, "size": size,
-                      "archive_sha256": archive_sha, "verified_with": checked}
-            tool = entry.install(binary, actual, "download", detail, log_path)
-            binary = None
-            return tool
-        finally:
-            if archive:
-                _unlink(archive)
-            entry.discard(binary)
+        # x86_64 is GoReleaser's spelling: prefer it over amd64
+        asset_name = _one_asset(assets, pattern, lambda n: "x86_64" in n.lower(), tag, repo, os_name, goarch,
+                                f"{name}-{tag}-{os_name}-{'x86_64' if goarch == 'amd64' else goarch}.tar.gz")
+        sums = _first_asset(assets, [f"{name}-checksums.txt"])
+        return _install_from_archive(hub, assets[asset_name], sums, tag, entry, log_path)
 
     return _acquire_release(name, version, Path(cache), log_path, hub, fetch)
+
+
+def acquire_rosa(*, explicit: str | None, version: str | None, cache: Path, log_path: Path,
+                 github_api: str = "https://api.github.com", repo: str = "openshift/rosa",
+                 os_name: str = "linux", arch: str | None = None, timeout: float = 300) -> Tool:
+    """The ``rosa`` CLI: the explicit path, else the cached or downloaded GitHub release ``version``.
+
+    The asset names changed in August 2026, so the archive is found by pattern, case-insensitively:
+    ``rosa_<os>_<arch>.tar.gz`` with ``amd64`` spelled ``x86_64`` or ``amd64`` (GoReleaser up to v1.2.64:
+    ``rosa_Linux_x86_64.tar.gz``; the Konflux flow after it: ``rosa_linux_amd64.tar.gz``).  Where both spellings
+    exist, ``rosa_<os>_<goarch>.tar.gz`` wins.  The ``.tar.gz`` is always taken over the ``.zip`` published
+    beside it, and a platform with only a ``.zip`` (Windows before the change) is refused: nothing here reads zip
+    archives, and a Windows binary would not run on this machine anyway.
+
+    It is checked against the release's checksum manifest, the first of ``rosa_<version>_SHA256SUMS`` (the
+    Konflux flow; ``<version>`` is the tag without ``v``), ``rosa_<version>_checksums.txt`` and ``checksums.txt``
+    (GoReleaser), and against the API's ``digest``, when they exist.  A release that publishes neither is used
+    unverified, with a warning in the log and ``verified_with: []`` in the detail, exactly as for ``ocm`` and
+    ``kube-burner-ocp`` (see ``_download_verified``); a manifest that exists but lacks the archive or disagrees
+    with it is refused.  Only the archive's ``rosa`` regular file is taken out (README/LICENSE beside it are
+    ignored); an archive with an absolute or ``..`` path, or a link leading out, is refused.
+
+    The binary is checked with ``rosa version --client`` (no update check over the network), which rosa
+    releases before v1.2.36 do not understand: they are refused as not running.
+    """
+    name = "rosa"
+    log_path = Path(log_path)
+    if explicit:
+        return _explicit(name, explicit, log_path)
+    goarch = normalize_arch(arch)
+    pattern = re.compile(rf"^rosa_{re.escape(os_name)}_{_arch_pattern(goarch)}\.tar\.gz$", re.IGNORECASE)
+    preferred = f"rosa_{os_name}_{goarch}.tar.gz"
+    hub = _GitHub(github_api, repo, timeout, log_path)
+
+    def fetch(release: dict, tag: str, entry: _Entry) -> Tool:
+        assets = _assets(release)
+        asset_name = _one_asset(assets, pattern, lambda n: n.lower() == preferred.lower(), tag, repo, os_name,
+                                goarch, preferred)
+        version_text = tag[1:]
+        sums = _first_asset(assets, [f"rosa_{version_text}_SHA256SUMS", f"rosa_{version_text}_checksums.txt",
+                                     "checksums.txt"])
+        return _install_from_archive(hub, assets[asset_name], sums, tag, entry, log_path)
+
+    return _acquire_release(name, version, Path(cache), log_path, hub, fetch)
+
+
+def _arch_pattern(goarch: str) -> str:
+    """A regular expression for ``goarch`` in an asset name: GoReleaser spells ``amd64`` as ``x86_64``."""
+    return "(?:x86_64|amd64)" if goarch == "amd64" else re.escape(goarch)
+
+
+def _one_asset(assets: dict, pattern: re.Pattern, prefer: Callable[[str], bool], tag: str, repo: str,
+               os_name: str, goarch: str, wanted: str) -> str:
+    """The name of the one asset ``pattern`` matches; among several, the one ``prefer`` picks.  AcquireError
+    (naming ``wanted`` and listing the assets) if there is none, or if several are left."""
+    matches = sorted(n for n in assets if pattern.match(n))
+    if len(matches) > 1:
+        matches = [n for n in matches if prefer(n)] or matches
+    if not matches:
+        raise AcquireError(f"release {tag} of {repo} has no asset {wanted} (assets: {_names(assets)})")
+    if len(matches) > 1:
+        raise AcquireError(f"release {tag} of {repo} has several assets for {os_name}/{goarch}: "
+                           + ", ".join(matches))
+    return matches[0]
+
+
+def _first_asset(assets: dict, names: Sequence[str]) -> dict | None:
+    """The asset with the first of ``names`` (compared case-insensitively) that the release has, else None."""
+    for wanted in names:
+        found = next((a for n, a in sorted(assets.items()) if n.lower() == wanted.lower()), None)
+        if found is not None:
+            return found
+    return None
+
+
+def _install_from_archive(hub: _GitHub, asset: dict, sums: dict | None, tag: str, entry: _Entry,
+                          log_path: Path) -> Tool:
+    """Download the tar.gz ``asset`` (verified as ``_download_verified`` does), take its ``entry.name`` regular file
+    out (``_extract_member``) and install that; the archive itself is never kept."""
+    asset_name = asset["name"]
+    archive = binary = None
+    try:
+        archive, url, size, archive_sha, checked = _download_verified(hub, asset, sums, tag, entry, log_path)
+        binary, actual = _extract_member(archive, entry.name, asset_name, entry)
+        _unlink(archive)
+        archive = None
+        detail = {"url": url, "tag": tag, "repo": hub.repo, "asset": asset_name, "size": size,
+                  "archive_sha256": archive_sha, "verified_with": checked}
+        tool = entry.install(binary, actual, "download", detail, log_path)
+        binary = None
+        return tool
+    finally:
+        if archive:
+            _unlink(archive)
+        entry.discard(binary)
 
 
 def _acquire_release(name: str, version: str | None, cache: Path, log_path: Path, hub: _GitHub,

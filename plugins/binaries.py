@@ -8,6 +8,7 @@ sha256 in ``cli-hypershift.json``; the others wait on the lock and read it.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,12 @@ from .acquire import AcquireError, acquire_hypershift, acquire_once, cache_root
 
 
 def acquire_clis(run_path: Path, platform, settings) -> dict:
-    """Return ``{"hypershift": <tool record>}`` and point ``platform`` at that binary."""
+    """Return ``{"hypershift": <tool record>}`` and point ``platform`` at that binary.
+
+    ``--platform rosa``: the controller acquired ``rosa`` before logging in; its record.
+    """
+    if platform.kind == "rosa":
+        return {"rosa": json.loads((run_path / "cli-rosa.json").read_text())}
 
     def fetch():
         return acquire_hypershift(explicit=platform.cli, git_ref=settings.hypershift_cli_version,

@@ -50,7 +50,11 @@ FIELDS: dict[str, str] = {
     "load_cli_s": "double", "load_barrier_wait_s": "double", "load_mgmt_metrics": "boolean",
     # destroy
     "destroy_requested": "date", "deleted": "date", "destroy_cli_s": "double", "destroy_s": "double",
-    # management cluster
+    # --platform rosa: when the run's listing first showed each OCM state (at most one poll interval late)
+    "rosa_waiting": "date", "rosa_pending": "date", "rosa_validating": "date", "rosa_installing": "date",
+    "rosa_ready": "date", "rosa_error": "date", "state_poll_interval_s": "double", "admin_login_s": "double",
+    "addons": "keyword", "addons_ready": "date", "addons_s": "double",
+    # management cluster (cluster_id: also the OCM id of a ROSA cluster)
     "cluster_id": "keyword", "base_domain": "keyword", "aws_region": "keyword", "source": "keyword",
     "hostedclusters": "long", "infra_id": "keyword", "workers_type": "keyword", "network_type": "keyword",
 }
@@ -117,8 +121,14 @@ def install_document(base: dict, t: dict, *, status: str, test_outcome: str, pha
         "machinepool": t.get("machinepool"), "machinepool_ready": t.get("machinepool_nodes_ready"),
         "machinepool_s": seconds_between(t.get("machinepool_requested"), t.get("machinepool_nodes_ready")),
     })
+    doc.update({key: t[key] for key in INSTALL_EXTRAS if t.get(key) is not None})
     doc["duration"] = doc["ready_s"]
     return doc
+
+
+# install fields a platform records only when it has them (--platform rosa)
+INSTALL_EXTRAS = ("cluster_id", "rosa_waiting", "rosa_pending", "rosa_validating", "rosa_installing", "rosa_ready",
+                  "rosa_error", "state_poll_interval_s", "admin_login_s", "addons", "addons_ready", "addons_s")
 
 
 def destroy_document(base: dict, t: dict, *, status: str, error: str | None) -> dict:

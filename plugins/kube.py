@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
+import urllib.parse
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -441,3 +442,58 @@ class Kube:
         return self.wait_for(kind, lambda objs: None if name in objs else time.time(), deadline=deadline,
                              namespace=namespace, field_selector=f"metadata.name={name}",
                              what=f"{kind} {namespace}/{name} to be deleted")
+
+
+# ------------------------------------------------------------------ OpenShift OAuth (what `oc login` does)
+CHALLENGING_CLIENT = "openshift-challenging-client"
+
+
+def oauth_login(api_url: str, username: str, password: str, *, ca_file: str | None = None, insecure: bool = False,
+                timeout: float = READ_TIMEOUT) -> str:
+    """An OpenShift API token for ``username``/``password`` of an htpasswd identity provider.
+
+    The challenging-client flow of ``oc login``: the API's
+    ``/.well-known/oauth-authorization-server`` names the authorization endpoint;
+    a GET there with Basic credentials answers ``302`` to a URL whose fragment
+    holds ``access_token``.  ``ApiError(401)`` while the user is not (yet)
+    accepted — a new user of a managed cluster takes minutes to become active.
+    """
+    conn = Connection(server=api_url, ca_file=ca_file, insecure=insecure)
+    pool = conn.pool()
+    timeouts = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout)
+    try:
+        try:
+            resp = pool.request("GET", api_url.rstrip("/") + "/.well-known/oauth-authorization-server",
+                                headers={"Accept": "application/json", "User-Agent": USER_AGENT}, retries=False,
+                                timeout=timeouts)
+            if resp.status >= 400:
+                raise _error(resp.status, resp.data)
+            endpoint = (json.loads(resp.data) or {}).get("authorization_endpoint")
+            if not endpoint:
+                raise ApiError(0, "NoOAuthServer", f"{api_url} names no OAuth authorization endpoint")
+            credentials = base64.b64encode(f"{username}:{password}".encode()).decode()
+            resp = pool.request("GET", endpoint + "?" + urlencode({"response_type": "token",
+                                                                    "client_id": CHALLENGING_CLIENT}),
+                                headers={"Authorization": f"Basic {credentials}", "X-CSRF-Token": "1",
+                                         "User-Agent": USER_AGENT}, redirect=False, retries=False, timeout=timeouts)
+        except urllib3.exceptions.HTTPError as exc:
+            raise ApiError(0, "ConnectionError", str(exc)) from None
+        if resp.status not in (301, 302, 303, 307, 308):
+            raise _error(resp.status, resp.data) if resp.status >= 400 else \
+                ApiError(resp.status, "UnexpectedAnswer", "the OAuth server did not redirect with a token")
+        fragment = (resp.headers.get("Location") or "").partition("#")[2]
+        token = dict(part.partition("=")[::2] for part in fragment.split("&") if part).get("access_token")
+        if not token:
+            raise ApiError(resp.status, "NoToken", "the OAuth server's redirect holds no access_token")
+        return urllib.parse.unquote(token)
+    finally:
+        pool.clear()
+
+
+def token_kubeconfig(server: str, token: str, name: str) -> str:
+    """A kubeconfig (YAML text) for ``server`` with a bearer token."""
+    return yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": name, "preferences": {},
+        "clusters": [{"name": name, "cluster": {"server": server}}],
+        "users": [{"name": f"{name}-admin", "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-admin"}}]}, sort_keys=False)

@@ -382,7 +382,7 @@ class Lifecycle:
     def _base_document(self) -> dict:
         return {"uuid": self.settings.uuid, "cluster_name": self.spec.name, "index": self.spec.index,
                 "test_id": self.spec.test_id, "workers": self.spec.workers, "platform": self.settings.platform,
-                "install_method": "hypershift", "mgmt_cluster_name": self.platform.d.get("mgmt_name"),
+                "install_method": self.platform.kind, "mgmt_cluster_name": self.platform.d.get("mgmt_name"),
                 "job_iterations": self.timings.get("job_iterations"),
                 "load_duration": go_duration(self.settings.cluster_load_duration) if self.settings.add_cluster_load
                 else None, "timestamp": documents.now()}

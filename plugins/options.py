@@ -31,7 +31,7 @@ SIM_CLUSTER_FAULTS = {"sim_fail_clusters": "--fail-clusters", "sim_stuck_cluster
                       "sim_destroy_fail_clusters": "--destroy-fail-clusters",
                       "sim_load_fail_clusters": "--load-fail-clusters", "sim_cli_crash_clusters": "--cli-crash-clusters",
                       "sim_cli_hang_clusters": "--cli-hang-clusters", "sim_degraded_clusters": "--degraded-clusters"}
-AVAILABLE_PLATFORMS = ("sim", "hypershift")
+AVAILABLE_PLATFORMS = ("sim", "hypershift", "rosa")
 MAX_CLUSTERS = 9999  # the index is zero-padded to four digits in ids and names
 SEED_MAX = 6
 
@@ -155,6 +155,16 @@ def parse_list_of_names(name: str, raw: str) -> list[str]:
     items = [item.strip() for item in str(raw).split(",")]
     if not all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", item) for item in items):
         raise pytest.UsageError(f"{name}: expected comma-separated file names such as a.yml,b.yml, got {raw!r}")
+    return items
+
+
+def parse_id_list(name: str, raw: str) -> list[str]:
+    """Parse a comma-separated list of identifiers (subnet ids, add-on ids): none empty, no duplicates."""
+    items = [item.strip() for item in str(raw).split(",")]
+    if not all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", item) for item in items):
+        raise pytest.UsageError(f"{name}: expected comma-separated ids such as subnet-0a1,subnet-0b2, got {raw!r}")
+    if len(set(items)) != len(items):
+        raise pytest.UsageError(f"{name}: {raw!r} names an id twice")
     return items
 
 
@@ -423,7 +433,8 @@ OPTIONS: tuple[Option, ...] = (
            metavar="PATH"),
     Option("--aws-account-file", "AWS shared credentials file; the profile used needs aws_access_key_id and "
            "aws_secret_access_key.", parse_existing_file, None, metavar="PATH"),
-    Option("--aws-profile", "Profile of --aws-account-file to use (needed when it has more than one).",
+    Option("--aws-profile", "Profile of --aws-account-file to use (needed when it has more than one); "
+           "--platform rosa: the AWS profile rosa uses (AWS_PROFILE).",
            parse_word, None, metavar="NAME"),
     Option("--sts-creds", "AWS STS session credentials (JSON of aws sts get-session-token) for the hypershift CLI; "
            "needs --role-arn.", parse_existing_file, None, metavar="PATH"),
@@ -455,18 +466,28 @@ OPTIONS: tuple[Option, ...] = (
            parse_bool, False, is_flag=True),
     Option("--machinepool-wait-cycles", "How long to wait for the extra node pool, in 5-second cycles.",
            lambda n, r: parse_int(n, r, 1), 60, metavar="N"),
-    # ---- --platform rosa (the old wrapper's ROSA options; that platform is not available yet)
-    Option("--rosa-cli", "Path of the rosa binary (--platform rosa).", parse_path, None, metavar="PATH"),
+    # ---- --platform rosa: ROSA hosted control planes through the rosa CLI (the old wrapper's ROSA options)
+    Option("--rosa-cli", "Path of the rosa binary (--platform rosa; default: download the release named by "
+           "--rosa-cli-version).", parse_path, None, metavar="PATH"),
+    Option("--rosa-cli-version", "rosa release to download when --rosa-cli is not given (latest, or e.g. 1.2.64).",
+           parse_word, "latest", metavar="VERSION"),
     Option("--rosa-init", "Run rosa init before creating clusters (--platform rosa).", parse_bool, False,
            is_flag=True),
-    Option("--rosa-env", "ROSA environment to install clusters in (--platform rosa).", parse_word, None,
-           metavar="ENV"),
+    Option("--rosa-env", "ROSA environment to log in to: production, staging, integration or an OCM URL "
+           "(--platform rosa; default: rosa's, production).", parse_word, None, metavar="ENV"),
     Option("--rosa-multi-az", "Multi-AZ ROSA clusters (--platform rosa).", parse_bool, False, is_flag=True),
     Option("--rosa-addons", "Comma list of add-ons installed after each cluster is ready (--platform rosa).",
-           parse_word, None, metavar="A[,B]"),
+           parse_id_list, None, metavar="A[,B]"),
     Option("--rosa-flavour", "Compute machine type of ROSA clusters (--platform rosa).", parse_instance_type, None,
            metavar="TYPE"),
-    Option("--rosa-version", "OCP version of ROSA clusters (--platform rosa).", parse_word, None, metavar="X.Y.Z"),
+    Option("--rosa-version", "OCP version of ROSA clusters (--platform rosa).", parse_ocp_version, None,
+           metavar="X.Y.Z"),
+    Option("--rosa-subnet-ids", "Subnets of the VPC the ROSA clusters are installed in: private and public, comma "
+           "list (--platform rosa; hosted control planes need a VPC of your own).", parse_id_list, None,
+           metavar="ID[,ID]"),
+    Option("--rosa-poll-interval", "Seconds between two listings of the run's clusters (one rosa list clusters for "
+           "all of them; --platform rosa).", lambda n, r: parse_duration(n, r, allow_zero=False), 15.0,
+           metavar="SECONDS"),
     Option("--expire", "Minutes until a ROSA cluster expires and is deleted (--platform rosa).",
            lambda n, r: parse_int(n, r, 1), None, metavar="MINUTES"),
     # ---- accepted now, used by later parts of the harness (Elasticsearch, load)
@@ -622,9 +643,12 @@ class Settings:
     rosa_init: bool = False
     rosa_env: str | None = None
     rosa_multi_az: bool = False
-    rosa_addons: str | None = None
+    rosa_addons: list[str] | None = None
     rosa_flavour: str | None = None
     rosa_version: str | None = None
+    rosa_cli_version: str = "latest"
+    rosa_subnet_ids: list[str] | None = None
+    rosa_poll_interval: float = 15.0
     expire: int | None = None
     es_url: str | None = None
     es_index: str = "osde2e-install-timings"
@@ -791,17 +815,25 @@ def check_delete_options(values: dict, sources: dict, prefix: str) -> str | None
 
 # Options that only mean something on one platform.
 PLATFORM_ONLY = {
-    "hypershift": ("mgmt_kubeconfig", "mgmt_cluster", "ocm_token", "ocm_cli", "hypershift_cli", "hypershift_image",
-                   "pull_secret_file", "aws_account_file", "aws_profile", "sts_creds", "role_arn", "must_gather_all",
-                   "mgmt_must_gather", "machinepool_name"),
-    "rosa": ("rosa_cli", "rosa_init", "rosa_env", "rosa_multi_az", "rosa_addons", "rosa_flavour", "rosa_version",
-             "expire"),
+    "hypershift": ("mgmt_kubeconfig", "mgmt_cluster", "ocm_cli", "hypershift_cli", "hypershift_image",
+                   "pull_secret_file", "aws_account_file", "sts_creds", "role_arn", "must_gather_all",
+                   "mgmt_must_gather"),
+    "rosa": ("rosa_cli", "rosa_cli_version", "rosa_init", "rosa_env", "rosa_multi_az", "rosa_addons", "rosa_flavour",
+             "rosa_version", "rosa_subnet_ids", "rosa_poll_interval", "expire"),
 }
+
+
+# Options of more than one platform (but not all).
+PLATFORMS_OF = {"aws_profile": ("hypershift", "rosa")}
 
 
 def check_platform_options(platform: str, values: dict, sources: dict, warnings: list[str]) -> None:
     """Cross-check options against the platform; raise UsageError naming what is wrong."""
     given = {dest for dest, source in sources.items() if source != "default"}
+    for dest, owners in PLATFORMS_OF.items():
+        if dest in given and platform not in owners:
+            raise pytest.UsageError(f"{OPTION_BY_DEST[dest].flag} applies to --platform {' or '.join(owners)}, "
+                                    f"not {platform}")
     for owner, dests in PLATFORM_ONLY.items():
         if owner == platform:
             continue
@@ -815,6 +847,9 @@ def check_platform_options(platform: str, values: dict, sources: dict, warnings:
     if sources.get("ocm_token") == "cli":
         warnings.append("--ocm-token on the command line is visible to other users of this machine; "
                         "prefer the OCM_TOKEN environment variable")
+    if platform == "rosa":
+        check_rosa_options(values, sources)
+        return
     if platform != "hypershift":
         return
     if not values["mgmt_kubeconfig"] and not values["mgmt_cluster"]:
@@ -831,6 +866,22 @@ def check_platform_options(platform: str, values: dict, sources: dict, warnings:
                                 "with --role-arn")
     if values["aws_account_file"]:
         aws_profile(values["aws_account_file"], values["aws_profile"])
+
+
+def check_rosa_options(values: dict, sources: dict) -> None:
+    """What ``--platform rosa`` needs before any cluster is created."""
+    if not values["ocm_token"]:
+        raise pytest.UsageError("--platform rosa logs in to OCM with your offline token: set OCM_TOKEN "
+                                "(or give --ocm-token)")
+    if not values["rosa_subnet_ids"]:
+        raise pytest.UsageError("--platform rosa needs --rosa-subnet-ids: hosted control planes are installed in a "
+                                "VPC of your own (its private and public subnets)")
+    # the cluster faults reach a simulated world through its rosa stand-in; these only through serve's flags
+    for dest in ("sim_speed", "sim_seed", "sim_api_error_rate", "sim_load_fail_clusters", "sim_cli_crash_clusters",
+                 "sim_cli_hang_clusters"):
+        if sources[dest] != "default":
+            raise pytest.UsageError(f"{OPTION_BY_DEST[dest].flag} configures a world started for the run "
+                                    "(--platform sim); with --platform rosa give it to python -m sim serve")
 
 
 def check_load_options(config: pytest.Config, values: dict, sources: dict) -> None:

@@ -121,6 +121,14 @@ def node_ready_time(node: dict) -> str | None:
     return None
 
 
+def timed_out(exc: WaitTimeout, timings: dict, last_said: str) -> WaitTimeout:
+    """The timeout a ``wait_ready`` raises: what the platform last said, and the phases reached so far."""
+    if last_said:
+        exc = WaitTimeout(f"{exc}; {last_said}")
+    exc.timings = timings
+    return exc
+
+
 def _latest(times) -> str | None:
     parsed = [parse_time(t) for t in times if t]
     return format_time(max(parsed)) if parsed else None
@@ -281,10 +289,8 @@ class HypershiftPlatform:
                                         timings["workers_ready"], timings["install_completed"]])
             return timings
         except WaitTimeout as exc:
-            if seen["state"]:
-                exc = WaitTimeout(f"{exc}; the HostedCluster last said: {seen['state']}")
-            exc.timings = timings
-            raise exc from None
+            raise timed_out(exc, timings, seen["state"] and f"the HostedCluster last said: {seen['state']}") \
+                from None
         except ClusterFailed as exc:
             exc.timings = timings
             raise
@@ -396,9 +402,14 @@ class HypershiftPlatform:
         return written
 
 
-def open_platform(descriptor: dict) -> HypershiftPlatform:
+def open_platform(descriptor: dict):
+    """This process's platform object (``HypershiftPlatform`` or ``rosa.RosaPlatform``) from its descriptor."""
     if descriptor["kind"] == "hypershift":
         return HypershiftPlatform(descriptor)
+    if descriptor["kind"] == "rosa":
+        from .rosa import RosaPlatform
+
+        return RosaPlatform(descriptor)
     raise ValueError(f"unknown platform kind {descriptor['kind']!r}")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +42,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     s = get_settings(config)
     where = ctx.platform.get("name", ctx.platform["kind"])
-    if ctx.platform.get("simulated"):
+    if ctx.platform.get("simulated") and ctx.platform["kind"] == "rosa":
+        where = f"{where}: a SIMULATED OCM and management cluster behind {ctx.platform['rosa_cli']}"
+    elif ctx.platform.get("simulated"):
         where = f"SIMULATED management cluster (python -m sim serve, {s.sim_speed:g} simulated s per real s) " \
                 f"at {ctx.platform['folder']}"
     if s.only_delete_clusters:
@@ -90,6 +93,7 @@ def pytest_hcp_cluster_result(config: pytest.Config, result: dict) -> None:
 DELETE_COMMAND_OPTIONS = ("platform", "sim_dir", "mgmt_kubeconfig", "mgmt_cluster", "ocm_url", "ocm_cli",
                           "hypershift_cli", "hypershift_cli_version", "hypershift_image", "pull_secret_file",
                           "aws_account_file", "aws_profile", "sts_creds", "role_arn", "base_domain", "region",
+                          "rosa_cli", "rosa_cli_version", "rosa_env", "rosa_subnet_ids", "rosa_poll_interval",
                           "destroy_timeout")
 
 
@@ -108,7 +112,9 @@ def delete_command(s: Settings, path: str) -> str:
             continue
         if dest == "destroy_timeout":
             value = go_duration(value)
-        argv += [opt.flag, str(value)]
+        elif isinstance(value, list):
+            value = ",".join(map(str, value))
+        argv += [opt.flag, f"{value:g}" if isinstance(value, float) else str(value)]
     return shlex.join(argv)
 
 
@@ -196,6 +202,14 @@ def pytest_sessionfinish(session: pytest.Session):
             write_run_report(summary["path"])
 
 
+def shared_left(path: str) -> dict:
+    """--platform rosa: what the run created for its clusters and left because some remain (rosa/setup.json)."""
+    try:
+        return json.loads((Path(path) / "rosa" / "setup.json").read_text()).get("left") or {}
+    except (OSError, ValueError):
+        return {}
+
+
 def write_run_report(path: str) -> None:
     """The run's own report.html and timeline.svg (never at the cost of the run's results)."""
     try:
@@ -213,7 +227,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     c = summary["counts"]
     tr = terminalreporter
     tr.section("hosted clusters")
-    where = "simulated management cluster" if summary["platform"].get("simulated") else summary["platform"]["name"]
+    where = "simulated management cluster" if summary["platform"].get("simulated") and \
+        summary["platform"].get("kind") != "rosa" else summary["platform"]["name"]
     batch = summary["batch"]
     tr.write_line(f"requested {summary['requested']}  ready {c['ready']}  failed {c['failed']}  kept {c['kept']}  "
                   f"destroyed {c['destroyed']}  pending deletion {c['pending_deletion']}  "
@@ -229,3 +244,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if summary["delete_command"]:
         tr.write_line(f"{len(summary['left'])} cluster(s) left on the management cluster; delete them with:")
         tr.write_line(f"  {summary['delete_command']}")
+    for key, item in shared_left(summary["path"]).items():
+        tr.write_line(f"ROSA {key.replace('_', ' ')} {item['value']} kept ({item['why']}); remove it later with:")
+        tr.write_line(f"  {' '.join(item['remove_with'])}")

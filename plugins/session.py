@@ -210,6 +210,7 @@ class Controller:
         self.pacer: PacerService | None = None
         self.watcher: Watcher | None = None
         self.context: RunContext | None = None
+        self.rosa_descriptor: dict | None = None   # --platform rosa: what release_shared() removes at the end
 
     def start(self) -> RunContext:
         s = self.settings
@@ -228,6 +229,10 @@ class Controller:
                         "hostedclusters": s.cluster_count})
             elif s.platform == "hypershift":
                 descriptor = hypershift_descriptor(s, self.rundir.path)
+            elif s.platform == "rosa":
+                from . import rosa
+
+                self.rosa_descriptor = descriptor = rosa.prepare(s, self.rundir.path)
             else:  # pragma: no cover - options reject other platforms
                 raise pytest.UsageError(f"--platform {s.platform}: not available yet")
             platform = open_platform(descriptor)
@@ -235,10 +240,17 @@ class Controller:
                 existing = set(platform.list_names())
                 if s.only_delete_clusters:
                     extras = {"delete": delete_targets(s, self.rundir, existing)}
+                elif platform.kind == "rosa":
+                    extras = {}   # no management cluster to scrape
+                    if s.add_cluster_load and s.mgmt_metrics == "on":
+                        raise pytest.UsageError("--mgmt-metrics on: --platform rosa gives no access to the "
+                                                "management cluster")
                 else:
                     extras = self._load_extras(platform.kube)
             finally:
                 platform.close()
+            if s.only_delete_clusters and descriptor["kind"] == "rosa":
+                self.watcher = self._rosa_poller(descriptor, f"{s.name_prefix}-")
             if s.only_delete_clusters:
                 self.context = RunContext(uuid=s.uuid, path=str(self.rundir.path), name_prefix=s.name_prefix,
                                           run_part="", platform=descriptor, extras=extras)
@@ -253,19 +265,29 @@ class Controller:
                                       pacer=list(self.pacer.address) if self.pacer else None, extras=extras)
             status = progress.attach(self.config)  # None without a terminal (-p no:terminal)
             live = status.refresh if status is not None and status.live else None  # the TTY's footer
-            self.watcher = Watcher(descriptor["kubeconfig"], descriptor.get("namespace", "clusters"), s.uuid,
-                                   s.watcher_delay, s.cluster_count, self.rundir.path / "watcher.jsonl",
-                                   emit=self._emit, live=live).start()
+            if descriptor["kind"] == "rosa":
+                self.watcher = self._rosa_poller(descriptor, f"{s.name_prefix}-{part}-", live)
+            else:
+                self.watcher = Watcher(descriptor["kubeconfig"], descriptor.get("namespace", "clusters"), s.uuid,
+                                       s.watcher_delay, s.cluster_count, self.rundir.path / "watcher.jsonl",
+                                       emit=self._emit, live=live).start()
         except BaseException:
             self.stop()
             raise
         self.config.stash[CONTEXT_KEY] = self.context
         return self.context
 
+    def _rosa_poller(self, descriptor: dict, run_prefix: str, live=None):
+        from .rosa import Poller
+
+        return Poller(descriptor, run_prefix, self.settings.watcher_delay, self.settings.cluster_count,
+                      self.rundir.path / "watcher.jsonl", emit=self._emit, live=live).start()
+
     def reconcile(self) -> list[str]:
         """At the end of the session: every cluster of this run with no final state is pending deletion.
 
-        By now no worker can finish one any more (xdist has shut them down or they died).
+        By now no worker can finish one any more (xdist has shut them down or they died).  Then what the
+        clusters shared (--platform rosa: the run's operator roles and OIDC config) goes, unless some remain.
         """
         if self.context is None:
             return []
@@ -274,7 +296,24 @@ class Controller:
                                       prefix=prefix)
         for name in names:
             log.warning("%s did not finish: pending deletion", name)
+        self.release_shared()
         return names
+
+    def release_shared(self) -> None:
+        """--platform rosa: remove the run's operator roles and OIDC config when none of its clusters remain."""
+        descriptor, self.rosa_descriptor = self.rosa_descriptor, None
+        if descriptor is None:
+            return
+        from .rosa import teardown
+
+        left = [name for name, c in self.rundir.clusters().items() if c["final"] in ("kept", "pending_deletion")]
+        try:
+            setup = teardown(descriptor, left)
+        except Exception as exc:  # never at the cost of the run's results
+            log.warning("removing the run's ROSA operator roles / OIDC config failed: %s", exc)
+            return
+        for key, item in (setup.get("left") or {}).items():
+            log.warning("ROSA %s %s left: %s", key.replace("_", " "), item["value"], item["why"])
 
     def _load_extras(self, kube) -> dict:
         """Where the loads scrape the management cluster's metrics (--add-cluster-load, --mgmt-metrics)."""
@@ -295,6 +334,8 @@ class Controller:
         if self.watcher:
             self.watcher.stop()
             self.watcher = None
+        if self.context is None:   # the start failed half-way: what the run created for its clusters goes
+            self.release_shared()
         if self.pacer:
             self.pacer.stop()
             self.pacer = None

@@ -119,6 +119,14 @@ class Watcher:
         return self
 
     # ------------------------------------------------------------ state
+    @staticmethod
+    def classify(hc: dict) -> str:
+        return classify(hc)
+
+    @staticmethod
+    def created_of(hc: dict) -> float | None:
+        return epoch_seconds(hc["metadata"].get("creationTimestamp"))
+
     def apply(self, objs: dict[str, dict]) -> None:
         """Take the current HostedClusters of the run (by name), as the watch sees them.
 
@@ -131,8 +139,8 @@ class Watcher:
                 if self._seen.get(name) is hc:
                     continue
                 self._seen[name] = hc
-                self._set(name, classify(hc))
-                self.created[name] = epoch_seconds(hc["metadata"].get("creationTimestamp"))
+                self._set(name, self.classify(hc))
+                self.created[name] = self.created_of(hc)
             if len(self._seen) != len(objs):  # some listed before are no longer
                 for name in [n for n in self._seen if n not in objs]:
                     del self._seen[name]

@@ -207,7 +207,9 @@ def serve(args: argparse.Namespace) -> int:
           f"kubeconfig: {world.kubeconfig_path}; hypershift CLI stand-in: {world.hypershift_path}; "
           f"kube-burner-ocp stand-in: {world.kube_burner_path}"
           + (f"; simulated OCM API: {world.ocm.server.url} (ocm CLI stand-in: {world.ocm.bin_path})"
-             if world.ocm is not None else ""), flush=True)
+             if world.ocm is not None else "")
+          + (f"; ROSA HCP and a simulated AWS account {world.rosa.account_id} (rosa CLI stand-in: "
+             f"{world.rosa.info()['rosa']})" if world.rosa is not None else ""), flush=True)
     try:
         while not stop.wait(3600):
             pass

@@ -9,7 +9,8 @@ Python client, ``kubectl``-style discovery and plain ``requests``:
   ``/status`` and ``/scale`` subresources, deletecollection;
 * watches streamed as chunked newline-delimited JSON with bookmarks, resume and 410;
 * the ``serviceaccounts/<name>/token`` subresource (TokenRequest, see :meth:`sim.store.Store.create_token`);
-* bearer-token auth, per-guest stores under ``/guests/<namespace>/<name>``;
+* bearer-token auth, per-guest stores under ``/guests/<namespace>/<name>`` (hooks for more guest tokens
+  and unauthenticated guest paths: ``guest_auth``, ``guest_public``);
 * other services on the same port under a path prefix (:meth:`ApiServer.mount`), e.g. the simulated
   Prometheus of :mod:`sim.prometheus` under ``/prometheus/<route host>/``;
 * a small fault injector (``srv.faults``).
@@ -93,7 +94,7 @@ class Faults:
     # Clients whose User-Agent starts with one of these are never faulted unless ``agents`` names them:
     # the simulated HyperShift operator runs inside the management cluster (its ground truth must stay
     # the operator's own) -- see sim/operator.py OPERATOR_USER_AGENT.
-    EXEMPT_AGENTS = ("hypershift-operator/",)
+    EXEMPT_AGENTS = ("hypershift-operator/", "ocm-clusters-service/")
     KEYS = ("error_rate", "error_code", "delay", "drop_watches_after", "watch_gone_rate", "path_prefix", "verbs",
             "agents", "retry_after")
 
@@ -465,10 +466,22 @@ class _Handler(BaseHTTPRequestHandler):
                 verb = "health"
                 self._send(200, b"ok", "text/plain; charset=utf-8")
                 return
+            guest_key = tuple(full_path.split("/", 4)[2:4]) if full_path.startswith("/guests/") else None
+            if guest_key is not None and api.guest_public is not None:
+                answer = api.guest_public(method, guest_key[0], guest_key[1], rest, self.headers)
+                if answer is not None:
+                    verb = "public"
+                    code, headers, payload = answer
+                    headers = dict(headers or {})
+                    ctype = headers.pop("Content-Type", "application/json")
+                    self._send(code, payload, ctype, headers)
+                    return
             if token is not None:
                 auth = self.headers.get("Authorization") or ""
                 if not (auth.startswith("Bearer ") and
-                        hmac.compare_digest(auth[7:].strip().encode(), token.encode())):
+                        (hmac.compare_digest(auth[7:].strip().encode(), token.encode()) or
+                         (guest_key is not None and api.guest_auth is not None and
+                          api.guest_auth(guest_key[0], guest_key[1], auth[7:].strip())))):
                     verb = "unauthorized"
                     raise ApiError(401, "Unauthorized", "Unauthorized", {})
             route = self._route(api, store, method, parts, query)
@@ -867,6 +880,11 @@ class ApiServer:
         self._guests: dict[tuple[str, str], _Guest] = {}
         self._guests_lock = threading.Lock()
         self._mounts: list[tuple[str, Any]] = []
+        # guests' extra bearer tokens (e.g. OAuth tokens, sim.rosa): guest_auth(ns, name, token) -> bool, asked
+        # when the token is not the guest's own; unauthenticated guest paths (e.g. /.well-known/...):
+        # guest_public(method, ns, name, rest, headers) -> (code, headers, payload) or None
+        self.guest_auth: Any = None
+        self.guest_public: Any = None
         self._counts: dict[str, int] = {}
         self._by_client: dict[tuple[str, str, str], int] = {}
         self._counts_lock = threading.Lock()

@@ -50,7 +50,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 Range = tuple[float, float]
 
@@ -213,17 +213,23 @@ class Faults:
 
     def cli_crash(self, name: str) -> str | None:
         """Where ``hypershift create cluster`` for ``name`` panics: "early", "after_hostedcluster" or None."""
-        if self._has("cli_crash_early_clusters", name):
-            return "early"
-        if self._has("cli_crash_clusters", name):
-            return "after_hostedcluster"
-        return None
+        return cli_crash_point(self._has, name)
 
     def cli_hang(self, name: str) -> bool:
         return self._has("cli_hang_clusters", name)
 
     def degraded(self, name: str) -> bool:
         return self._has("degraded_clusters", name)
+
+
+def cli_crash_point(has: Callable[[str, str], bool], name: str) -> str | None:
+    """Where the CLI creating ``name`` panics, given ``has(fault set, name)``: "early" (cli_crash_early_clusters),
+    "after_hostedcluster" (cli_crash_clusters) or None."""
+    if has("cli_crash_early_clusters", name):
+        return "early"
+    if has("cli_crash_clusters", name):
+        return "after_hostedcluster"
+    return None
 
 
 # Failure modes: (condition type that turns False, its reason, message template).  Every one of them

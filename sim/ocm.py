@@ -19,6 +19,10 @@ one ``127.0.0.1`` port::
          -> {"kind": "OidcConfigList", "page", "size", "total", "items"}
     GET  /api/clusters_mgmt/v1/oidc_configs/{id}            -> an OidcConfig
 
+In a world (``python -m sim serve``), :mod:`sim.rosa` adds ROSA HCP: ``POST``/``DELETE`` of clusters backed by
+HostedClusters on the simulated management cluster, their node pools, add-ons, identity providers, groups and
+install logs, ``POST``/``DELETE`` of OIDC configs, and the simulated AWS account under ``/sim/aws/`` (see there).
+
 Every API call needs ``Authorization: Bearer <access token>`` (401 otherwise).
 Tokens are JWT-shaped like Red Hat SSO's (the offline token has ``typ: Offline``
 and no expiry, access tokens ``typ: Bearer`` and ``exp`` = 15 minutes), so the
@@ -525,7 +529,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: Any, headers: dict | None = None) -> None:
         data = (json.dumps(body, indent=2) + "\n").encode() if not isinstance(body, bytes) else body
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        if data:
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -591,6 +596,7 @@ class OcmServer:
             else {"id", "managed", "issuer_url"}
         self._key = hashlib.sha256(b"sim-ocm-access\0" + self.offline_token.encode()).digest()
         self._refresh_tokens = {self.offline_token}
+        self.rosa = None   # sim.rosa.RosaService: ROSA HCP (POST/DELETE, sub-resources) and /sim/aws/
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -726,6 +732,8 @@ class OcmServer:
             if method != "POST":
                 return 405, {"error": "HTTP 405 Method Not Allowed"}, {}
             return self._token(body, headers)
+        if (path == "/sim/aws" or path.startswith("/sim/aws/")) and self.rosa is not None:
+            return self.rosa.handle_aws(method, path, query, body)   # the simulated AWS account (sim.rosa)
         if not path.startswith("/api/"):
             return 404, self.error(404, f"Can't find resource for path '{path}'", "/api", "OCM"), {}
         self._count("api")
@@ -746,9 +754,13 @@ class OcmServer:
         if not path.startswith(API_PREFIX):
             self._count("not_found")
             return 404, self.error(404, f"Can't find resource for path '{path}'", "/api", "OCM"), op_headers
+        rest = path[len(API_PREFIX):].strip("/").split("/") if path != API_PREFIX else []
+        if self.rosa is not None:   # ROSA HCP clusters, node pools, add-ons, IDPs, OIDC config writes (sim.rosa)
+            answer = self.rosa.handle_ocm(method, rest, query, headers, body)
+            if answer is not None:
+                return answer
         if method not in ("GET", "HEAD"):
             return 405, self.error(405, f"Method '{method}' isn't supported for path '{path}'"), op_headers
-        rest = path[len(API_PREFIX):].strip("/").split("/") if path != API_PREFIX else []
         if rest == ["clusters"]:
             return self._list(query)
         if rest == ["oidc_configs"]:

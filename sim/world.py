@@ -23,14 +23,22 @@ hosts under ``/prometheus/<route host>/api/v1/query`` and ``…/query_range`` (w
     DIR/bin/hypershift      the stand-in hypershift CLI (runs from any cwd)
     DIR/bin/ocm             the stand-in ocm CLI, for the simulated OCM API (sim/ocm.py)
     DIR/bin/kube-burner-ocp the stand-in kube-burner-ocp CLI (load on a hosted cluster's guest API)
+    DIR/bin/rosa            the stand-in rosa CLI (sim/standin/rosa.py), for ROSA HCP (sim/rosa.py)
     DIR/ocm-token           the offline token the simulated OCM accepts (0600)
     DIR/pull-secret.json    a fake pull secret (0600)
     DIR/world.json          speed, seed, faults, names, URLs (prometheus_url_template), pid, model
-    DIR/transitions.jsonl   ground truth: every transition the operator made
+    DIR/transitions.jsonl   ground truth: every transition the operator made (and the ROSA service: rosa_<state>)
     DIR/sim.log             the world's log
     DIR/state.json          saved on stop (API server snapshot incl. guests); restored on start
+    DIR/rosa-state.json     saved on stop (ROSA clusters, simulated AWS account, OAuth tokens); restored on start
     DIR/ready               written last, once everything above is in place
     DIR/faults.json         yours: API faults at run time (FaultControl); confirmed in DIR/faults-active.json
+
+ROSA with hosted control planes (:mod:`sim.rosa`): the simulated OCM API also creates ROSA HCP clusters, each
+backed by a HostedCluster in namespace ``ocm-<env>-<id>`` that the simulated operator installs; world.json
+names the simulated AWS account (``aws_account_id``, ``rosa_subnet_ids``, ``rosa_account_roles_prefix``) and the
+stand-in ``rosa`` CLI (``rosa``).  Per-cluster faults handed over at creation (``X-Sim-Faults``) join the
+by-index ``faults`` (:class:`sim.rosa.ClusterFaults`).
 
 Nothing here talks to a real cloud or a real cluster unless ``mgmt_kubeconfig``
 points at one.
@@ -116,6 +124,8 @@ class World:
         self.server: ApiServer | None = None
         self.operator: Operator | None = None
         self.ocm = None   # sim.ocm.WorldOcm
+        self.rosa = None  # sim.rosa.RosaService
+        self.faults = None  # sim.rosa.ClusterFaults: config.faults + per-cluster faults (X-Sim-Faults)
         self.prometheus: SimPrometheus | None = None
         self.fault_control: FaultControl | None = None
         self.token = ""
@@ -153,7 +163,10 @@ class World:
         state = self._load_state() if cfg.restore else None
         self.token = (state or {}).get("token") or secrets.token_urlsafe(32)
         self.server = self._start_server(state)
-        self.prometheus = SimPrometheus(self.server, faults=cfg.faults)
+        from sim.rosa import ClusterFaults, RosaService
+
+        self.faults = ClusterFaults(cfg.faults)
+        self.prometheus = SimPrometheus(self.server, faults=self.faults)
         self.server.mount("/prometheus", self.prometheus.handle)
         if cfg.mgmt_kubeconfig:
             text = Path(cfg.mgmt_kubeconfig).read_text(encoding="utf-8")
@@ -173,12 +186,15 @@ class World:
         from sim.ocm import start_world_ocm
 
         self.ocm = start_world_ocm(self)
+        self.rosa = RosaService(self)
         self._cluster_config()
         self._mgmt_monitoring()
         self._write_world_json()
         self.operator = Operator(self.kubeconfig_path, self.server, cfg, logger=logging.getLogger("sim.operator"))
+        self.operator.faults = self.faults
         self.operator.start()
         self.operator.wait_synced(30.0)
+        self.rosa.start(self.operator.transitions)
         # API faults only now: the world's own set-up above is never faulted
         self.server.faults.set(seed=cfg.seed)
         self.server.faults.set_from(cfg.api_faults)
@@ -205,6 +221,8 @@ class World:
             pass
         if self.fault_control is not None:
             self.fault_control.stop()
+        if self.rosa is not None:
+            self.rosa.stop(timeout=5.0)
         if self.operator is not None:
             self.operator.stop(timeout=5.0)
         if self.ocm is not None:
@@ -413,6 +431,8 @@ class World:
         self._write_wrapper("kube-burner-ocp", "sim.standin.kube_burner",
                             "It loads a SIMULATED hosted cluster (KUBECONFIG: its guest kubeconfig); see "
                             "../world.json.")
+        self._write_wrapper("rosa", "sim.standin.rosa",
+                            "It talks to the SIMULATED OCM API and AWS account described by ../world.json.")
 
     def _write_wrapper(self, name: str, module: str, what: str) -> None:
         """``DIR/bin/<name>``: runs ``<module>.main`` from any cwd (no PYTHONPATH needed)."""
@@ -437,6 +457,8 @@ class World:
         info = self._world_info()
         if self.ocm is not None:
             info.update(self.ocm.info())   # ocm_url, ocm_token_url, mgmt_cluster_name, mgmt_cluster_id, ocm, ...
+        if self.rosa is not None:
+            info.update(self.rosa.info())  # rosa, rosa_subnet_ids, aws_account_id, rosa_account_roles_prefix, ...
         return info
 
     def _world_info(self) -> dict:

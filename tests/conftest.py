@@ -39,7 +39,7 @@ def scale_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) ->
                     ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     for name in list(os.environ):
-        if name.startswith("HCP_SCALE_"):
+        if name.startswith("HCP_SCALE_") or name in ("OCM_TOKEN", "ROSA_TOKEN"):
             monkeypatch.delenv(name)
     pytester.syspathinsert(ROOT)
     return pytester

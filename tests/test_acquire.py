@@ -1,11 +1,12 @@
-"""Acquiring the CLIs: ocm and kube-burner-ocp from a (local, GitHub-shaped) releases API, hypershift from a local git
-repository or a stand-in ``oc image extract``, explicit paths, the cache and the once-per-run record.
+"""Acquiring the CLIs: ocm, kube-burner-ocp and rosa from a (local, GitHub-shaped) releases API, hypershift from a
+local git repository or a stand-in ``oc image extract``, explicit paths, the cache and the once-per-run record.
 
 Nothing here reaches the internet: the releases API is a threaded HTTP server on 127.0.0.1, the
 upstream repository is a ``git init`` in tmp, and ``oc`` is a script the test writes.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -27,10 +28,17 @@ import pytest
 
 from plugins import acquire
 from plugins.acquire import (AcquireError, Tool, acquire_hypershift, acquire_kube_burner, acquire_ocm, acquire_once,
-                             version_key)
+                             acquire_rosa, version_key)
 
 REPO = "openshift-online/ocm-cli"
 KB_REPO = "kube-burner/kube-burner-ocp"
+ROSA_REPO = "openshift/rosa"
+ACQUIRE = {"ocm": acquire_ocm, "kube-burner-ocp": acquire_kube_burner, "rosa": acquire_rosa}
+# The release assets of openshift/rosa before and after the change of August 2026; the first is linux/x86_64.
+ROSA_ASSETS = {"goreleaser": ["rosa_Linux_x86_64.tar.gz", "rosa_Linux_arm64.tar.gz", "rosa_Darwin_x86_64.tar.gz",
+                              "rosa_Windows_x86_64.zip"],
+               "konflux": ["rosa_linux_amd64.tar.gz", "rosa_linux_amd64.zip", "rosa_linux_arm64.tar.gz",
+                           "rosa_darwin_arm64.tar.gz", "rosa_windows_amd64.zip"]}
 
 
 # ---------------------------------------------------------------- a GitHub-shaped releases API
@@ -45,6 +53,14 @@ def kube_burner_script(version: str) -> bytes:
             f"case \"$1\" in\n  version) printf 'Version: {version}\\nGit Commit: 0123abcd\\n"
             f"Build Date: 2026-01-01T00:00:00Z\\nGo Version: go1.22.5\\nOS/Arch: linux/amd64\\n' ;;\n"
             f"  *) echo \"unknown command $1\" >&2; exit 1 ;;\nesac\n").encode()
+
+
+def rosa_script(version: str) -> bytes:
+    """Like rosa: the version on stdout as an INFO line; anything but ``version --client`` (which skips the online
+    check for a newer release) fails here."""
+    return (f"#!/bin/sh\n# fake rosa {version}\n"
+            f"[ \"$*\" = 'version --client' ] || {{ echo \"ERR: unexpected arguments: $*\" >&2; exit 1; }}\n"
+            f"echo 'INFO: {version}'\n").encode()
 
 
 def tarball(members: list[tuple[str, bytes | str]]) -> bytes:
@@ -175,22 +191,43 @@ class FakeGitHub:
         Returns the linux/x86_64 archive; ``checksums="bad"`` gets its line wrong."""
         script = kube_burner_script(tag.lstrip("v"))
         asset_tag = asset_tag or tag[:1].upper() + tag[1:]
+        names = [f"kube-burner-ocp-{asset_tag}-{os_arch}.{'zip' if os_arch.startswith('windows') else 'tar.gz'}"
+                 for os_arch in ("linux-x86_64", "linux-arm64", "darwin-x86_64", "windows-x86_64")]
+        members = members if members is not None else [("kube-burner-ocp", script), ("LICENSE", b"Apache 2.0\n")]
+        return self.add_archive_release(KB_REPO, tag, names, members, "kube-burner-ocp-checksums.txt",
+                                        checksums=checksums, digest=digest, prerelease=prerelease, latest=latest)
+
+    def add_rosa_release(self, tag: str, *, style: str = "konflux", sums: str | None = None,
+                         members: list[tuple[str, bytes | str]] | None = None, checksums: str | None = "good",
+                         digest: str | None = None, latest: bool = False) -> bytes:
+        """An openshift/rosa release with the ``ROSA_ASSETS[style]`` archives and a checksum manifest, by default
+        ``rosa_<version>_SHA256SUMS`` (konflux) or ``rosa_<version>_checksums.txt`` (goreleaser)."""
+        version = tag.lstrip("v")
+        sums = sums or f"rosa_{version}_" + ("SHA256SUMS" if style == "konflux" else "checksums.txt")
+        members = members if members is not None else [("rosa", rosa_script(version)), ("README.md", b"# rosa\n"),
+                                                       ("LICENSE", b"Apache 2.0\n")]
+        return self.add_archive_release(ROSA_REPO, tag, ROSA_ASSETS[style], members, sums, checksums=checksums,
+                                        digest=digest, latest=latest)
+
+    def add_archive_release(self, repo: str, tag: str, names: list[str], members: list[tuple[str, bytes | str]],
+                            sums: str, *, checksums: str | None = "good", digest: str | None = None,
+                            prerelease: bool = False, latest: bool = False) -> bytes:
+        """A release of tar.gz ``members`` under each of ``names`` (the first is the main one and is returned; the
+        others differ by a suffix) plus the sha256sum-format file ``sums``: ``checksums`` "good", "bad" (the
+        main archive's line is wrong) or None (no such file); ``digest`` as for ``add_asset``."""
         assets, lines, main = [], [], b""
-        for os_arch in ("linux-x86_64", "linux-arm64", "darwin-x86_64", "windows-x86_64"):
-            suffix = "zip" if os_arch.startswith("windows") else "tar.gz"
-            name = f"kube-burner-ocp-{asset_tag}-{os_arch}.{suffix}"
-            body = tarball(members if members is not None else [("kube-burner-ocp", script),
-                                                                ("LICENSE", b"Apache License 2.0\n")])
-            if os_arch != "linux-x86_64":
-                body += os_arch.encode()          # a different archive per platform
+        for index, name in enumerate(names):
+            body = tarball(members)
+            if index:
+                body += name.encode()          # a different archive per platform
             else:
                 main = body
-            bad = checksums == "bad" and os_arch == "linux-x86_64"
+            bad = checksums == "bad" and index == 0
             lines.append(f"{'f' * 64 if bad else hashlib.sha256(body).hexdigest()}  {name}\n")
             assets.append(self.add_asset(tag, name, body, digest=digest))
         if checksums:
-            assets.append(self.add_asset(tag, "kube-burner-ocp-checksums.txt", "".join(lines).encode()))
-        self.publish(KB_REPO, tag, assets, prerelease=prerelease, latest=latest)
+            assets.append(self.add_asset(tag, sums, "".join(lines).encode()))
+        self.publish(repo, tag, assets, prerelease=prerelease, latest=latest)
         return main
 
 
@@ -344,10 +381,10 @@ def test_github_token_is_sent_as_bearer_and_never_logged(github, tmp_path, monke
 
 def _acquire_worker(tool: str, base: str, cache: str, log: str, barrier, results) -> None:
     barrier.wait(10)
-    fetch, version, arch = {"ocm": (acquire_ocm, "1.0.15", "x86_64"),
-                            "kube-burner-ocp": (acquire_kube_burner, "1.12.1", "amd64")}[tool]
+    version, arch = {"ocm": ("1.0.15", "x86_64"), "kube-burner-ocp": ("1.12.1", "amd64"),
+                     "rosa": ("1.2.65", "amd64")}[tool]
     try:
-        tool_ = fetch(explicit=None, version=version, github_api=base, arch=arch,
+        tool_ = ACQUIRE[tool](explicit=None, version=version, github_api=base, arch=arch,
                       cache=Path(cache), log_path=Path(log), timeout=10)
         results.put(tool_.to_json())
     except Exception as exc:   # reported to the parent, which fails the test
@@ -631,11 +668,14 @@ def kb(github):
     return github
 
 
-def get_kb(github: FakeGitHub, tmp_path: Path, version: str | None = None, **kwargs) -> Tool:
+def get_kb(github: FakeGitHub, tmp_path: Path, version: str | None = None, fn=acquire_kube_burner, **kwargs) -> Tool:
     kwargs.setdefault("cache", tmp_path / "cache")
     kwargs.setdefault("log_path", tmp_path / "acquire.log")
     kwargs.setdefault("arch", "x86_64")
-    return acquire_kube_burner(explicit=None, version=version, github_api=github.base, timeout=10, **kwargs)
+    return fn(explicit=None, version=version, github_api=github.base, timeout=10, **kwargs)
+
+
+get_rosa = functools.partial(get_kb, fn=acquire_rosa)
 
 
 def downloads(github: FakeGitHub) -> int:
@@ -681,16 +721,27 @@ def test_kube_burner_asset_pattern_lowercase_tag_and_arch(kb, tmp_path):
         get_kb(kb, tmp_path, "1.12.1", os_name="plan9", cache=tmp_path / "plan9")
 
 
-def test_kube_burner_checksum_mismatch_installs_nothing(kb, tmp_path):
-    kb.add_kube_burner_release("v1.12.2", checksums="bad")
-    with pytest.raises(AcquireError, match=r"kube-burner-ocp-V1.12.2-linux-x86_64.tar.gz of v1.12.2 has sha256 "
-                                           r"[0-9a-f]{64}, but kube-burner-ocp-checksums.txt says f{64}"):
-        get_kb(kb, tmp_path, "1.12.2")
-    kb.add_kube_burner_release("v1.12.3", digest="bad")
-    with pytest.raises(AcquireError, match="but the release API says sha256:0000"):
-        get_kb(kb, tmp_path, "1.12.3")
-    assert files_under(tmp_path / "cache" / "kube-burner-ocp") == []
-    assert not (tmp_path / "cache" / "kube-burner-ocp" / "v1.12.2").exists()
+# The CLIs that come as tar.gz archives: (cli, how a release is published, its tag, its linux/x86_64 archive, its
+# checksum file).
+ARCHIVED_CLIS = [
+    pytest.param("kube-burner-ocp", FakeGitHub.add_kube_burner_release, "v1.12.2",
+                 "kube-burner-ocp-V1.12.2-linux-x86_64.tar.gz", "kube-burner-ocp-checksums.txt", id="kube-burner-ocp"),
+    pytest.param("rosa", FakeGitHub.add_rosa_release, "v1.2.66", "rosa_linux_amd64.tar.gz",
+                 "rosa_1.2.66_SHA256SUMS", id="rosa-konflux"),
+    pytest.param("rosa", functools.partial(FakeGitHub.add_rosa_release, style="goreleaser"), "v1.2.63",
+                 "rosa_Linux_x86_64.tar.gz", "rosa_1.2.63_checksums.txt", id="rosa-goreleaser"),
+]
+
+
+@pytest.mark.parametrize("cli, publish, tag, asset, sums", ARCHIVED_CLIS)
+@pytest.mark.parametrize("bad", ["checksums", "digest"])
+def test_archive_checksum_mismatch_installs_nothing(github, tmp_path, cli, publish, tag, asset, sums, bad):
+    publish(github, tag, **{bad: "bad"})
+    expected = f"{re.escape(sums)} says f{{64}}" if bad == "checksums" else "the release API says sha256:0{64}"
+    with pytest.raises(AcquireError, match=rf"^{re.escape(asset)} of {tag} has sha256 [0-9a-f]{{64}}, but {expected}"):
+        get_kb(github, tmp_path, tag, fn=ACQUIRE[cli])
+    assert files_under(tmp_path / "cache" / cli) == []
+    assert not (tmp_path / "cache" / cli / tag).exists()
 
 
 def test_kube_burner_second_call_uses_the_cache_and_a_corrupt_copy_is_replaced(kb, tmp_path):
@@ -707,18 +758,18 @@ def test_kube_burner_second_call_uses_the_cache_and_a_corrupt_copy_is_replaced(k
     assert "is damaged (its sha256 does not match record.json)" in (tmp_path / "acquire.log").read_text()
 
 
-@pytest.mark.parametrize("members, error", [
-    ([("kube-burner-ocp", b"#!/bin/sh\n"), ("../evil", b"pwned\n")], "unsafe entry '../evil'"),
-    ([("/tmp/evil", b"pwned\n"), ("kube-burner-ocp", b"#!/bin/sh\n")], "unsafe entry '/tmp/evil'"),
-    ([("kube-burner-ocp", "/bin/sh")], "a link 'kube-burner-ocp' to '/bin/sh'"),
-    ([("kube-burner-ocp", "LICENSE"), ("LICENSE", b"x")], "'kube-burner-ocp' is not a regular file"),
-    ([("LICENSE", b"x")], "has no kube-burner-ocp in it"),
+@pytest.mark.parametrize("cli, publish, tag, asset, sums", ARCHIVED_CLIS)
+@pytest.mark.parametrize("members, error", [         # {cli}: the binary's name
+    ([("{cli}", b"#!/bin/sh\n"), ("../evil", b"pwned\n")], "unsafe entry '../evil'"),
+    ([("/tmp/evil", b"pwned\n"), ("{cli}", b"#!/bin/sh\n")], "unsafe entry '/tmp/evil'"),
+    ([("{cli}", "/bin/sh")], "a link '{cli}' to '/bin/sh'"),
+    ([("{cli}", "LICENSE"), ("LICENSE", b"x")], "'{cli}' is not a regular file"),
+    ([("LICENSE", b"x")], "has no {cli} in it"),
 ])
-def test_kube_burner_unsafe_or_wrong_archives_are_refused(kb, tmp_path, members, error):
-    kb.add_kube_burner_release("v1.12.4", members=members)
-    with pytest.raises(AcquireError, match=re.escape("kube-burner-ocp-V1.12.4-linux-x86_64.tar.gz") + ".*"
-                       + re.escape(error)):
-        get_kb(kb, tmp_path, "1.12.4")
+def test_unsafe_or_wrong_archives_are_refused(github, tmp_path, cli, publish, tag, asset, sums, members, error):
+    publish(github, tag, members=[(name.format(cli=cli), content) for name, content in members])
+    with pytest.raises(AcquireError, match=re.escape(asset) + ".*" + re.escape(error.format(cli=cli))):
+        get_kb(github, tmp_path, tag, fn=ACQUIRE[cli])
     assert [p for p in files_under(tmp_path / "cache") if p.suffix != ".lock"] == []
     assert not (tmp_path / "evil").exists() and not (tmp_path / "cache" / "evil").exists()
 
@@ -732,19 +783,89 @@ def test_kube_burner_unknown_version_lists_the_newest_tags_in_version_order(kb, 
     assert files_under(tmp_path / "cache" / "kube-burner-ocp") == [] and downloads(kb) == 0
 
 
-def test_kube_burner_explicit_path_is_verified_not_copied(tmp_path):
-    binary = tmp_path / "kube-burner-ocp"
-    binary.write_bytes(kube_burner_script("1.12.1"))
+@pytest.mark.parametrize("cli, script, unusable, error", [
+    ("kube-burner-ocp", kube_burner_script, "echo 'kube-burner-ocp, no idea which'",
+     "printed no 'Version:' line for 'version'"),
+    ("rosa", rosa_script, "echo 'Error: unknown flag: --client' >&2; exit 1",       # rosa before v1.2.36
+     "does not run: 'version --client' exited 1"),
+])
+def test_archived_cli_explicit_path_is_verified_not_copied(tmp_path, cli, script, unusable, error):
+    binary = tmp_path / cli
+    binary.write_bytes(script("1.12.1"))
     binary.chmod(0o755)
     kwargs = {"cache": tmp_path / "cache", "log_path": tmp_path / "explicit.log"}
-    tool = acquire_kube_burner(explicit=str(binary), version="9.9.9", **kwargs)
-    assert (tool.name, tool.source, tool.path, tool.version) == ("kube-burner-ocp", "explicit", str(binary), "1.12.1")
+    tool = ACQUIRE[cli](explicit=str(binary), version="9.9.9", **kwargs)
+    assert (tool.name, tool.source, tool.path, tool.version) == (cli, "explicit", str(binary), "1.12.1")
+    assert tool.sha256 == acquire.file_sha256(binary) and tool.detail == {}
     assert not (tmp_path / "cache").exists()
-    binary.write_text("#!/bin/sh\necho 'kube-burner-ocp, no idea which'\n")
-    with pytest.raises(AcquireError, match="printed no 'Version:' line for 'version'"):
-        acquire_kube_burner(explicit=str(binary), version=None, **kwargs)
+    binary.write_text(f"#!/bin/sh\n{unusable}\n")
+    with pytest.raises(AcquireError, match=re.escape(f"{cli} binary {binary} {error}")):
+        ACQUIRE[cli](explicit=str(binary), version=None, **kwargs)
 
 
 def test_kube_burner_two_processes_download_exactly_once(kb, tmp_path):
     acquire_in_two_processes("kube-burner-ocp", kb,
                              kb.asset_path("v1.12.1", "kube-burner-ocp-V1.12.1-linux-x86_64.tar.gz"), tmp_path)
+
+
+# ---------------------------------------------------------------- rosa from GitHub releases
+@pytest.fixture
+def rosa(github):
+    github.add_rosa_release("v1.2.40", style="goreleaser", sums="checksums.txt")     # GoReleaser's older default
+    github.add_rosa_release("v1.2.41", style="goreleaser", checksums=None)            # no checksum file at all
+    github.add_rosa_release("v1.2.64", style="goreleaser")
+    github.add_rosa_release("v1.2.65", latest=True, digest="good")
+    return github
+
+
+@pytest.mark.parametrize("version, tag, asset, verified_with", [
+    (None, "v1.2.65", "rosa_linux_amd64.tar.gz", ["digest", "rosa_1.2.65_SHA256SUMS"]),
+    ("1.2.64", "v1.2.64", "rosa_Linux_x86_64.tar.gz", ["rosa_1.2.64_checksums.txt"]),
+    ("v1.2.40", "v1.2.40", "rosa_Linux_x86_64.tar.gz", ["checksums.txt"]),
+    ("1.2.41", "v1.2.41", "rosa_Linux_x86_64.tar.gz", []),
+], ids=["konflux-latest", "goreleaser", "goreleaser-checksums.txt", "no-checksums"])
+def test_rosa_release_is_downloaded_verified_and_cached(rosa, tmp_path, version, tag, asset, verified_with):
+    tool = get_rosa(rosa, tmp_path, version)
+    path = tmp_path / "cache" / "rosa" / tag / "rosa"
+    assert (tool.name, tool.source, tool.path, tool.version) == ("rosa", "download", str(path), tag[1:])
+    assert tool.detail["tag"] == tag and tool.detail["asset"] == asset and tool.detail["repo"] == ROSA_REPO
+    assert tool.detail["url"].endswith(f"/download/{tag}/{asset}")
+    assert tool.detail["verified_with"] == verified_with
+    assert tool.detail["archive_sha256"] == hashlib.sha256(rosa.routes[rosa.asset_path(tag, asset)][1]).hexdigest()
+    assert tool.sha256 == hashlib.sha256(rosa_script(tag[1:])).hexdigest() == acquire.file_sha256(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755
+    assert sorted(p.name for p in path.parent.iterdir()) == ["record.json", "rosa"]     # no README, no tmp
+    unverified = "publishes no checksum for" in (tmp_path / "acquire.log").read_text()
+    assert unverified == (not verified_with)
+    fetched = downloads(rosa)
+    assert fetched == (2 if verified_with else 1)          # the archive, and its manifest where there is one
+    again = get_rosa(rosa, tmp_path, version)
+    assert again.source == "cache" and (again.path, again.sha256, again.version) == (tool.path, tool.sha256, tag[1:])
+    assert again.detail["asset"] == asset and downloads(rosa) == fetched
+    assert rosa.hits[rosa.api(f"releases/tags/{tag}", ROSA_REPO)] == (0 if version is None else 1)
+
+
+@pytest.mark.parametrize("version, kwargs, message", [
+    ("1.2.65", {"arch": "s390x"}, "has no asset rosa_linux_s390x.tar.gz (assets: rosa_1.2.65_SHA256SUMS, "
+     "rosa_darwin_arm64.tar.gz, rosa_linux_amd64.tar.gz, rosa_linux_amd64.zip, rosa_linux_arm64.tar.gz, "
+     "rosa_windows_amd64.zip)"),
+    ("1.2.64", {"os_name": "windows"}, "has no asset rosa_windows_amd64.tar.gz (assets: rosa_1.2.64_checksums.txt, "
+     "rosa_Darwin_x86_64.tar.gz, rosa_Linux_arm64.tar.gz, rosa_Linux_x86_64.tar.gz, rosa_Windows_x86_64.zip)"),
+])
+def test_rosa_missing_asset_lists_the_assets(rosa, tmp_path, version, kwargs, message):
+    with pytest.raises(AcquireError, match=re.escape(f"release v{version} of {ROSA_REPO} {message}")):
+        get_rosa(rosa, tmp_path, version, **kwargs)
+    assert downloads(rosa) == 0 and files_under(tmp_path / "cache" / "rosa") == []
+
+
+def test_rosa_asset_pattern_arch_and_both_spellings(rosa, tmp_path):
+    assert get_rosa(rosa, tmp_path, "1.2.64", arch="aarch64").detail["asset"] == "rosa_Linux_arm64.tar.gz"
+    both = ROSA_ASSETS["goreleaser"] + ROSA_ASSETS["konflux"]          # a release that carries both spellings
+    rosa.add_archive_release(ROSA_REPO, "v1.2.66", both, [("rosa", rosa_script("1.2.66"))], "rosa_1.2.66_SHA256SUMS")
+    tool = get_rosa(rosa, tmp_path, "1.2.66")
+    assert tool.detail["asset"] == "rosa_linux_amd64.tar.gz"
+    assert tool.detail["verified_with"] == ["rosa_1.2.66_SHA256SUMS"]
+
+
+def test_rosa_two_processes_download_exactly_once(rosa, tmp_path):
+    acquire_in_two_processes("rosa", rosa, rosa.asset_path("v1.2.65", "rosa_linux_amd64.tar.gz"), tmp_path)

@@ -38,6 +38,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from sim.standin import cli
+
 GROUP = "hypershift.openshift.io"
 VERSION = "v1beta1"
 AUTO_INFRA_LABEL = "hypershift.openshift.io/auto-created-for-infra"
@@ -133,32 +135,9 @@ class World:
 
 
 # ================================================================ time helpers
-_DUR_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_DUR_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def parse_duration(text: str) -> float:
-    """Go ``time.ParseDuration`` -> seconds."""
-    s = text.strip()
-    orig = text
-    sign = 1.0
-    if s[:1] in "+-" and s:
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ValueError(f'time: invalid duration "{orig}"')
-    pos, total = 0, 0.0
-    while pos < len(s):
-        m = _DUR_RE.match(s, pos)
-        if not m:
-            if re.match(r"(\d+(?:\.\d*)?|\.\d+)$", s[pos:]):
-                raise ValueError(f'time: missing unit in duration "{orig}"')
-            raise ValueError(f'time: invalid duration "{orig}"')
-        total += float(m.group(1)) * _DUR_UNITS[m.group(2)]
-        pos = m.end()
-    return sign * total
+    """Go ``time.ParseDuration`` -> seconds (surrounding white space is let through)."""
+    return cli.go_duration(text.strip())
 
 
 def format_duration(seconds: float) -> str:

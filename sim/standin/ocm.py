@@ -43,6 +43,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from sim.standin import cli
+
 VERSION = "1.0.15"
 USER_AGENT = f"OCM-CLI/{VERSION}"
 DEFAULT_URL = "https://api.openshift.com"
@@ -113,8 +115,6 @@ def parse_flags(argv: list[str], flags: list[Flag]) -> tuple[dict, set, list[str
     by_short = {f.short: f for f in flags + GLOBAL_FLAGS if f.short}
     values = {f.name: (list(f.default) if isinstance(f.default, list) else f.default) for f in by_name.values()}
     changed: set[str] = set()
-    args: list[str] = []
-    i = 0
 
     def setv(f: Flag, raw: str | None, shown: str) -> None:
         if f.kind == "bool":
@@ -139,24 +139,17 @@ def parse_flags(argv: list[str], flags: list[Flag]) -> tuple[dict, set, list[str
             values[f.name].extend(p for p in (raw or "").split(",") if p != "")
         changed.add(f.name)
 
-    while i < len(argv):
-        a = argv[i]
-        i += 1
-        if a == "--":
-            args.extend(argv[i:])
-            break
-        if a.startswith("--") and len(a) > 2:
+    walk = cli.ArgWalk(argv, CommandError)
+    for a in walk.flags():
+        if a.startswith("--"):
             name, eq, raw = a[2:].partition("=")
             f = by_name.get(name)
             if f is None:
                 raise CommandError(f"unknown flag: --{name}")
             if not eq and f.kind != "bool":
-                if i >= len(argv):
-                    raise CommandError(f"flag needs an argument: --{name}")
-                raw = argv[i]
-                i += 1
+                raw = walk.value(f"--{name}")
             setv(f, raw if eq or f.kind != "bool" else None, f"--{name}")
-        elif a.startswith("-") and len(a) > 1:
+        else:
             s, rest = a[1], a[2:]
             f = by_short.get(s)
             if f is None:
@@ -169,14 +162,9 @@ def parse_flags(argv: list[str], flags: list[Flag]) -> tuple[dict, set, list[str
                 if rest.startswith("="):
                     rest = rest[1:]
                 elif not rest:
-                    if i >= len(argv):
-                        raise CommandError(f"flag needs an argument: '{s}' in -{s}")
-                    rest = argv[i]
-                    i += 1
+                    rest = walk.value(f"'{s}' in -{s}")
                 setv(f, rest, f"-{s}")
-        else:
-            args.append(a)
-    return values, changed, args
+    return values, changed, walk.args
 
 
 # ======================================================================== JWTs
@@ -197,6 +185,31 @@ def parse_token(text: str) -> dict:
     if not isinstance(claims, dict):
         raise CommandError("token is malformed: claims are not a JSON object")
     return claims
+
+
+# the messages of login_tokens (the token cannot be parsed, its 'typ' is not a string, an unknown 'typ')
+LOGIN_TOKEN_ERRORS = ("Can't parse token: {}",
+                      "Can't extract type from 'typ' claim of token: expected string 'typ' but got {}",
+                      "Don't know how to handle token type '{}' in the token")
+
+
+def login_tokens(token: str, errors: tuple[str, str, str]) -> tuple[str, str]:
+    """(access token, refresh token) of the token given to a login: an encrypted, refresh or offline token
+    is a refresh token, a bearer one an access token; else CommandError with one of ``errors``."""
+    if is_encrypted_token(token):
+        return "", token
+    try:
+        claims = parse_token(token)
+    except CommandError as exc:
+        raise CommandError(errors[0].format(exc)) from None
+    typ = claims.get("typ", "")
+    if not isinstance(typ, str):
+        raise CommandError(errors[1].format(type(typ).__name__))
+    if typ in ("Bearer", ""):
+        return token, ""
+    if typ in ("Refresh", "Offline"):
+        return "", token
+    raise CommandError(errors[2].format(typ))
 
 
 def is_encrypted_token(text: str) -> bool:
@@ -596,23 +609,7 @@ def cmd_login(values: dict, args: list[str], world_path: str | None) -> int:
         raise CommandError(f"Can't load config: {exc}") from None
     cfg = dict(cfg or {})
     if token:
-        if is_encrypted_token(token):
-            cfg["access_token"], cfg["refresh_token"] = "", token
-        else:
-            try:
-                claims = parse_token(token)
-            except CommandError as exc:
-                raise CommandError(f"Can't parse token: {exc}") from None
-            typ = claims.get("typ", "")
-            if not isinstance(typ, str):
-                raise CommandError("Can't extract type from 'typ' claim of token: expected string 'typ' but got "
-                                   f"{type(typ).__name__}")
-            if typ in ("Bearer", ""):
-                cfg["access_token"], cfg["refresh_token"] = token, ""
-            elif typ in ("Refresh", "Offline"):
-                cfg["access_token"], cfg["refresh_token"] = "", token
-            else:
-                raise CommandError(f"Don't know how to handle token type '{typ}' in the token")
+        cfg["access_token"], cfg["refresh_token"] = login_tokens(token, LOGIN_TOKEN_ERRORS)
     world_url, world_token_url = _world_ocm(world_path)
     token_url = values["token-url"] or world_token_url or DEFAULT_TOKEN_URL
     client_id = values["client-id"] or DEFAULT_CLIENT_ID
@@ -732,19 +729,14 @@ def run(argv: list[str], world_path: str | None = None) -> int:
     return cmd_logout(values, args)
 
 
+def _command_failed(exc: CommandError) -> int:
+    sys.stderr.write(f"Error: {exc}\n")
+    return 1
+
+
 def main(argv: list[str] | None = None, world_path: str | None = None) -> int:
-    try:
-        code = run(list(sys.argv[1:] if argv is None else argv), world_path)
-    except CommandError as exc:
-        sys.stderr.write(f"Error: {exc}\n")
-        code = 1
-    except KeyboardInterrupt:
-        code = 130
-    try:
-        sys.stdout.flush()
-    except (BrokenPipeError, OSError):
-        pass
-    return code
+    return cli.run_main(lambda: run(list(sys.argv[1:] if argv is None else argv), world_path),
+                        {CommandError: _command_failed})
 
 
 if __name__ == "__main__":
