@@ -274,7 +274,8 @@ def test_addons_a_machine_pool_and_the_users_own_oidc_config(scale_project, sim_
     result = rosa_run(scale_project, world, path, "--cluster-count", "1", "--workers", "2",
                       "--rosa-addons", "cluster-logging-operator", "--machinepool-name", "extra",
                       "--machinepool-replicas", "2", "--machinepool-wait", "--rosa-init", "--rosa-env", "staging",
-                      "--oidc-config-id", managed_oidc, "--aws-profile", "perfci")
+                      "--oidc-config-id", managed_oidc, "--aws-profile", "perfci", "--add-cluster-load",
+                      "--kube-burner-cli", str(world / "bin" / "kube-burner-ocp"), "--cluster-load-duration", "30s")
     result.assert_outcomes(passed=1)
     setup_log = (path / "rosa" / "setup.log").read_text()
     assert "rosa login --env staging" in setup_log and "rosa init" in setup_log
@@ -285,6 +286,8 @@ def test_addons_a_machine_pool_and_the_users_own_oidc_config(scale_project, sim_
     assert t["addons"] == "cluster-logging-operator" and t["addons_s"] > 0
     assert epoch_seconds(t["addons_ready"]) <= epoch_seconds(t["ready"])
     assert t["machinepool"] == "extra" and t["machinepool_nodes_ready"]
+    # the load ran on the guest through the kubeconfig the OAuth login gave
+    assert t["load_status"] == "success" and t["load_mgmt_metrics"] is False
     log = (Path(cluster["folder"]) / "machinepool.log").read_text()
     assert "create machinepool -c " + cluster["name"] + " --name extra --replicas 2" in log
     assert "--labels node-role.kubernetes.io/workload=" in log and "--taints role=workload:NoSchedule" in log
