@@ -19,6 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 RELEASE = "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64"
 
 
+def interruptible() -> None:
+    """``preexec_fn`` of the processes the tests stop or interrupt with SIGINT: a SIGINT this test process
+    inherited as ignored (a background job of a non-interactive shell: ``cmd &``, ``nohup``) is not passed on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class SimWorld:
     """A ``python -m sim serve`` subprocess in ``dir``."""
 
@@ -35,7 +41,8 @@ class SimWorld:
         self.log = open(self.dir.parent / f"{self.dir.name}-serve.log", "ab")
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", "--dir", str(self.dir), *self.args],
-                                     cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
+                                     cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     preexec_fn=interruptible)
         deadline = time.monotonic() + timeout
         while not (self.dir / "ready").exists():
             assert self.proc.poll() is None, f"sim serve exited: {self.log.name}"

@@ -19,7 +19,7 @@ import pytest
 
 from plugins import options
 from plugins.reporting import delete_command
-from tests.simworld import wait_for
+from tests.simworld import interruptible, wait_for
 from tests.test_run import SPEED, hc_names, ledger, run_scale, summary
 
 WAIT = 60.0  # bound on waiting for a run to reach the state a test interrupts it in
@@ -34,7 +34,8 @@ class Run:
         self.out_path = path.parent / f"{path.name}.out"
         self.out = open(self.out_path, "wb")
         self.proc = project.popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests_scale",
-                                   "--path", str(path), *world, *args], stdout=self.out, stderr=subprocess.STDOUT)
+                                   "--path", str(path), *world, *args], stdout=self.out, stderr=subprocess.STDOUT,
+                                  preexec_fn=interruptible)
 
     def events(self) -> list[dict]:
         try:
