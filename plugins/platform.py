@@ -24,7 +24,7 @@ import pytest
 from . import process
 from .options import SIM_CLUSTER_FAULTS
 from .kube import USER_AGENT, Kube, WaitTimeout, condition, condition_true, format_time, normalize_time, parse_time
-from .rundir import isotime, write_json, write_private
+from .rundir import isotime, write_private
 
 log = logging.getLogger("hcp.platform")
 

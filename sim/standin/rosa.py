@@ -1227,7 +1227,7 @@ def cmd_describe_cluster(ctx: Ctx) -> int:
 
 
 def cmd_list_clusters(ctx: Ctx) -> int:
-    ocm = ctx.runtime()
+    ctx.runtime()   # logged in, as the real CLI checks first
     query = "product.id = 'rosa'" if ctx.v["all"] else _account_filter(ctx)
     clusters: list[dict] = []
     page, size = 1, 1000
