@@ -141,7 +141,7 @@ def measure(path: Path, probes: Path, clusters: int, workers: int, speed: float)
     # Installing spans from the ground truth: the stand-in CLI's create time grows with the clusters
     # installing when it starts (it counts them as it starts), so the ideal takes the count it saw.
     installing_spans = []
-    for name, phases in by_cluster.items():
+    for name in by_cluster:
         seen = truth_ts(name, ("created_seen",))
         if seen is not None:
             ends = [truth_ts(name, (p,)) for p in ("install_completed", "deleting")]
@@ -199,7 +199,7 @@ def measure(path: Path, probes: Path, clusters: int, workers: int, speed: float)
     controller = next((p for p in procs if p["role"] == "controller"), {})
     worker_procs = [p for p in procs if p["role"] != "controller"]
     harness_cpu = controller.get("cpu_s", 0) + sum(p["cpu_s"] for p in worker_procs)
-    expected_procs = 1 + (min(workers, clusters) if workers > 0 else 0)
+    expected_procs = 1 + min(workers, clusters)
     mine = usage.get("requests", {}).get(HARNESS_AGENT, {})
     mgmt_requests = sum(mine.get("mgmt", {}).values())
     sim_minutes = makespan * speed / 60

@@ -16,7 +16,6 @@ left behind, through the same ``Lifecycle`` destroy as a normal teardown.
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from .options import Settings, get_settings, go_duration
 from . import pacing
 from .pacing import Slot
 from .platform import ClusterFailed, ClusterSpec, HypershiftPlatform, open_platform
-from .rundir import RunDir, isotime, write_json
+from .rundir import RunDir, iso_epoch, isotime, write_json
 from .session import CONTEXT_KEY, RunContext, context, delete_targets
 
 log = logging.getLogger("hcp.lifecycle")
@@ -173,10 +172,6 @@ class HostedCluster:
     def guest(self) -> Kube:
         """A client for the hosted cluster's own API (close it when done)."""
         return Kube.from_kubeconfig(str(self.kubeconfig))
-
-
-def iso_epoch(value: float | None) -> str | None:
-    return None if value is None else isotime(dt.datetime.fromtimestamp(value, dt.timezone.utc))
 
 
 class Lifecycle:

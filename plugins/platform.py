@@ -121,6 +121,20 @@ def node_ready_time(node: dict) -> str | None:
     return None
 
 
+def pool_nodes_ready(kubeconfig: Path, selector: str | None, replicas: int, deadline: float, what: str) -> str | None:
+    """Watch the guest until ``replicas`` nodes matching ``selector`` are Ready; the latest of their Ready times."""
+    def ready(objs):
+        nodes = [n for n in objs.values() if node_ready_time(n)]
+        return nodes if len(nodes) >= replicas else None
+
+    guest = Kube.from_kubeconfig(str(kubeconfig))
+    try:
+        nodes = guest.wait_for("nodes", ready, deadline=deadline, label_selector=selector, what=what)
+    finally:
+        guest.close()
+    return _latest(node_ready_time(n) for n in nodes)
+
+
 def timed_out(exc: WaitTimeout, timings: dict, last_said: str) -> WaitTimeout:
     """The timeout a ``wait_ready`` raises: what the platform last said, and the phases reached so far."""
     if last_said:
@@ -354,17 +368,9 @@ class HypershiftPlatform:
                 field_selector=f"metadata.name={name}", what=f"node pool {name} ready")
             timings["machinepool_created"] = normalize_time(pool["metadata"].get("creationTimestamp"))
             timings["machinepool_ready"] = normalize_time(condition(pool, "Ready").get("lastTransitionTime"))
-            def pool_nodes(objs):
-                ready = [n for n in objs.values() if node_ready_time(n)]
-                return ready if len(ready) >= settings.machinepool_replicas else None
-
-            guest = Kube.from_kubeconfig(str(folder / "kubeconfig"))
-            try:
-                nodes = guest.wait_for("nodes", pool_nodes, deadline=deadline, label_selector=f"{NODEPOOL_LABEL}={name}",
-                                       what=f"node pool {name} nodes Ready")
-            finally:
-                guest.close()
-            timings["machinepool_nodes_ready"] = _latest(node_ready_time(n) for n in nodes)
+            timings["machinepool_nodes_ready"] = pool_nodes_ready(folder / "kubeconfig", f"{NODEPOOL_LABEL}={name}",
+                                                                  settings.machinepool_replicas, deadline,
+                                                                  f"node pool {name} nodes Ready")
         except WaitTimeout as exc:
             raise ClusterFailed(f"node pool {name} not ready after {settings.machinepool_wait_cycles} cycles of 5s") \
                 from exc

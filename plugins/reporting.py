@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from .options import OPTION_BY_DEST, Settings, get_settings, go_duration
+from .rosa import shared_left
 from .rundir import RunDir, isotime, write_json
 from .session import CONTEXT_KEY, CONTROLLER_KEY, SELECTED_KEY, is_active, is_worker
 
@@ -202,14 +203,6 @@ def pytest_sessionfinish(session: pytest.Session):
             write_run_report(summary["path"])
 
 
-def shared_left(path: str) -> dict:
-    """--platform rosa: what the run created for its clusters and left because some remain (rosa/setup.json)."""
-    try:
-        return json.loads((Path(path) / "rosa" / "setup.json").read_text()).get("left") or {}
-    except (OSError, ValueError):
-        return {}
-
-
 def write_run_report(path: str) -> None:
     """The run's own report.html and timeline.svg (never at the cost of the run's results)."""
     try:
@@ -244,6 +237,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if summary["delete_command"]:
         tr.write_line(f"{len(summary['left'])} cluster(s) left on the management cluster; delete them with:")
         tr.write_line(f"  {summary['delete_command']}")
-    for key, item in shared_left(summary["path"]).items():
+    for key, item in shared_left(Path(summary["path"])).items():
         tr.write_line(f"ROSA {key.replace('_', ' ')} {item['value']} kept ({item['why']}); remove it later with:")
         tr.write_line(f"  {' '.join(item['remove_with'])}")

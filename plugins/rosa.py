@@ -48,8 +48,8 @@ import pytest
 
 from . import process
 from .kube import ApiError, Kube, WaitTimeout, normalize_time, oauth_login, token_kubeconfig
-from .platform import ClusterFailed, ClusterSpec, _latest, node_ready_time, timed_out
-from .rundir import epoch_seconds, isotime, write_json, write_private
+from .platform import ClusterFailed, ClusterSpec, _latest, node_ready_time, pool_nodes_ready, timed_out
+from .rundir import epoch_seconds, iso_epoch, isotime, write_json, write_private
 from .watcher import Watcher
 
 log = logging.getLogger("hcp.rosa")
@@ -105,10 +105,7 @@ class Rosa:
 
     def json(self, args: list[str], log_path: Path, *, timeout: float = CLI_TIMEOUT) -> Any:
         """Run ``rosa ARGS -o json``; its decoded output, or RosaError with the end of the log."""
-        result = self.run([*args, "-o", "json"], log_path, timeout=timeout, capture=True)
-        if not result.ok:
-            why = "timed out" if result.timed_out else f"exited {result.returncode}"
-            raise RosaError(f"rosa {' '.join(args[:2])} {why}: {result.tail(2)}")
+        result = self.check([*args, "-o", "json"], log_path, timeout=timeout, capture=True)
         try:
             return first_json(result.stdout or "")
         except ValueError:
@@ -310,6 +307,11 @@ def _removal(key: str, value: str) -> list[str]:
     return ["rosa", "delete", "oidc-config", "--oidc-config-id", value, "--mode", "auto", "-y"]
 
 
+def shared_left(run_path: Path) -> dict:
+    """What the run created for its clusters and left because some remain (``rosa/setup.json`` "left")."""
+    return (_read_json(run_path / FOLDER / SETUP_FILE) or {}).get("left") or {}
+
+
 def teardown(descriptor: dict, left: list[str]) -> dict:
     folder = Path(descriptor["state_dir"])
     return teardown_setup(rosa_from(descriptor), folder / SETUP_FILE, folder / "setup.log", left)
@@ -326,14 +328,13 @@ class Poller(Watcher):
 
     def __init__(self, descriptor: dict, run_prefix: str, delay: float, requested: int, out: Path, **kwargs):
         super().__init__("", "", "", delay, requested, out, **kwargs)
-        self.descriptor = descriptor
         self.rosa = rosa_from(descriptor)
         self.run_prefix = run_prefix
         self.interval = float(descriptor.get("poll_interval") or 15.0)
         self.folder = Path(descriptor["state_dir"])
         self.first_seen: dict[str, dict[str, float]] = {}
+        self.clusters: dict[str, dict] = {}     # the last listing that succeeded
         self.seq = 0
-        self.polls = 0
 
     @staticmethod
     def classify(cluster: dict) -> str:
@@ -359,8 +360,8 @@ class Poller(Watcher):
         except (RosaError, KeyError, TypeError) as exc:
             error = str(exc)
             log.warning("rosa list clusters: %s", exc)
-        self.polls += 1
         if error is None:
+            self.clusters = clusters
             changes = []
             for name, cluster in clusters.items():
                 state = str(cluster.get("state") or "")
@@ -368,31 +369,19 @@ class Poller(Watcher):
                 if state and state not in seen:
                     seen[state] = polled_at
                     changes.append({"cluster": name, "id": cluster.get("id"), "state": state,
-                                    "seen_at": isotime_epoch(polled_at)})
+                                    "seen_at": iso_epoch(polled_at)})
             for name in self.first_seen:
                 if name not in clusters and "gone" not in self.first_seen[name]:
                     self.first_seen[name]["gone"] = polled_at
-                    changes.append({"cluster": name, "state": "gone", "seen_at": isotime_epoch(polled_at)})
+                    changes.append({"cluster": name, "state": "gone", "seen_at": iso_epoch(polled_at)})
             if changes:
                 with open(self.folder / STATES_FILE, "a") as fh:
                     fh.writelines(json.dumps(c) + "\n" for c in changes)
             self.apply(clusters)
         self.seq += 1
         write_json(self.folder / CLUSTERS_FILE, {"polled_at": polled_at, "seq": self.seq, "error": error,
-                                                 "interval": self.interval, "clusters": clusters if error is None
-                                                 else self._last_clusters(), "first_seen": self.first_seen})
-
-    def _last_clusters(self) -> dict:
-        try:
-            return json.loads((self.folder / CLUSTERS_FILE).read_text()).get("clusters") or {}
-        except (OSError, ValueError):
-            return {}
-
-
-def isotime_epoch(epoch: float) -> str:
-    import datetime as dt
-
-    return isotime(dt.datetime.fromtimestamp(epoch, dt.timezone.utc))
+                                                 "interval": self.interval, "clusters": self.clusters,
+                                                 "first_seen": self.first_seen})
 
 
 def wait_listing(folder: Path, predicate: Callable[[dict], Any], deadline: float, what: str,
@@ -433,7 +422,6 @@ class RosaPlatform:
         self.d = descriptor
         self.namespace = ""
         self.rosa = rosa_from(descriptor)
-        self.cli = descriptor["rosa_cli"]
         self.folder = Path(descriptor["state_dir"])
         self.interval = float(descriptor.get("poll_interval") or 15.0)
 
@@ -499,7 +487,7 @@ class RosaPlatform:
                 firsts = (listing.get("first_seen") or {}).get(name) or {}
                 for state, at in firsts.items():
                     if state != "gone":
-                        timings[f"rosa_{state}"] = isotime_epoch(at)
+                        timings[f"rosa_{state}"] = iso_epoch(at)
                 if cluster is None:
                     return None
                 seen["state"] = cluster.get("state") or ""
@@ -593,7 +581,7 @@ class RosaPlatform:
                 raise WaitTimeout(f"add-ons {', '.join(sorted(pending))} of {spec.name} not ready")
             time.sleep(self.interval)
         done = time.time()
-        return {"addons": ",".join(addons), "addons_ready": isotime_epoch(done),
+        return {"addons": ",".join(addons), "addons_ready": iso_epoch(done),
                 "addons_s": round(done - requested, 3)}
 
     def destroy(self, spec: ClusterSpec, settings, folder: Path) -> tuple[process.Result, float | None]:
@@ -637,17 +625,13 @@ class RosaPlatform:
             return timings
         deadline = time.monotonic() + 5 * settings.machinepool_wait_cycles
         selector = ",".join(f"{k}={v}" if v else k for k, v in settings.machinepool_labels.items()) or None
-        guest = Kube.from_kubeconfig(str(folder / "kubeconfig"))
         try:
-            nodes = guest.wait_for("nodes", lambda objs: [n for n in objs.values() if node_ready_time(n)] if sum(
-                1 for n in objs.values() if node_ready_time(n)) >= settings.machinepool_replicas else None,
-                deadline=deadline, label_selector=selector, what=f"machine pool {name} nodes Ready")
+            timings["machinepool_nodes_ready"] = pool_nodes_ready(folder / "kubeconfig", selector,
+                                                                  settings.machinepool_replicas, deadline,
+                                                                  f"machine pool {name} nodes Ready")
         except WaitTimeout as exc:
             raise ClusterFailed(f"machine pool {name} not ready after {settings.machinepool_wait_cycles} cycles of "
                                 "5s") from exc
-        finally:
-            guest.close()
-        timings["machinepool_nodes_ready"] = _latest(node_ready_time(n) for n in nodes)
         return timings
 
     def dump(self, spec: ClusterSpec, folder: Path) -> process.Result:

@@ -52,6 +52,11 @@ def isotime(when: dt.datetime | None = None) -> str:
     return (when or utcnow()).astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def iso_epoch(value: float | None) -> str | None:
+    """Seconds since the epoch as :func:`isotime` writes times (None stays None)."""
+    return None if value is None else isotime(dt.datetime.fromtimestamp(value, dt.timezone.utc))
+
+
 def epoch_seconds(value: object) -> float | None:
     """Seconds since the epoch of an ISO 8601 / RFC 3339 time (``Z`` or an offset; naive means UTC) or of a
     number; None for anything else (missing, empty, not a time, a boolean)."""

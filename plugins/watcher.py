@@ -18,7 +18,6 @@ they assume both clocks agree (a negative age shows as 0s).
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import threading
@@ -30,7 +29,7 @@ from typing import Callable
 
 from .kube import Kube, WaitTimeout
 from .platform import RUN_LABEL, rolled_out, terminal_failure
-from .rundir import epoch_seconds, isotime
+from .rundir import epoch_seconds, iso_epoch
 
 log = logging.getLogger("hcp.watcher")
 
@@ -74,7 +73,7 @@ class Snapshot:
 
     def line(self) -> str:
         c = self.counts
-        stamp = isotime(dt.datetime.fromtimestamp(self.when, dt.timezone.utc))[11:19]
+        stamp = iso_epoch(self.when)[11:19]
         text = (f"[watcher {stamp}] installing {c['installing']}, ready {c['ready']}, failed {c['failed']}, "
                 f"deleting {c['deleting']} (of {self.requested} requested), gone {self.gone}")
         if self.slowest:
@@ -83,7 +82,7 @@ class Snapshot:
 
     def record(self) -> dict:
         """The ``watcher.jsonl`` record."""
-        return {"time": isotime(dt.datetime.fromtimestamp(self.when, dt.timezone.utc)), **self.counts,
+        return {"time": iso_epoch(self.when), **self.counts,
                 "gone": self.gone, "requested": self.requested,
                 "slowest": [{"name": name, "age_s": age} for name, age in self.slowest]}
 
